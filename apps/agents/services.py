@@ -1,0 +1,136 @@
+"""Writes for agents and their prompts. Pages and the API both call these.
+
+`user` is whoever acts: a person, or a string naming an API key or a job.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from apps.agents.models import Agent, PromptVersion
+from apps.audit.services import audit_record, person
+
+MAX_PROMPT_CHARS = 100_000
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"prompt": "The prompt is empty; write what the agent should do."})
+    if len(body) > MAX_PROMPT_CHARS:
+        raise ValidationError(
+            {
+                "prompt": f"The prompt is {len(body):,} characters; "
+                f"the limit is {MAX_PROMPT_CHARS:,}."
+            }
+        )
+    return body
+
+
+def _refuse_while_running(agent: Agent) -> None:
+    running = agent.experiments.filter(status="running").first()
+    if running is not None:
+        raise ValidationError(
+            f"{agent.name} has a running experiment (“{running.name}”). Stop it before changing "
+            "the current prompt, so that its control keeps meaning the current prompt."
+        )
+
+
+def prompt_version_create(
+    *, agent: Agent, body: str, user=None, note: str = "", parent: PromptVersion | None = None
+) -> PromptVersion:
+    """Save a new immutable version of an agent's prompt (it does not become current)."""
+    body = _clean_body(body)
+    # Lock the agent row so that two saves at once get numbers n+1 and n+2, not both n+1.
+    Agent.objects.select_for_update().filter(pk=agent.pk).exists()
+    last = agent.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = PromptVersion(
+        agent=agent,
+        number=last + 1,
+        body=body,
+        author=person(user),
+        note=note[:300],
+        parent=parent,
+    )
+    version.full_clean(exclude=["sha256"])
+    version.save()
+    return version
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    name: str,
+    prompt: str,
+    user=None,
+    slug: str = "",
+    description: str = "",
+    config: dict | None = None,
+) -> Agent:
+    """Create an agent whose prompt becomes version 1 and its current prompt."""
+    name = (name or "").strip()
+    slug = (slug or slugify(name)).strip()
+    if config is not None and not isinstance(config, dict):
+        raise ValidationError({"config": "The configuration must be a JSON object."})
+    agent = Agent(name=name, slug=slug, description=description, config=config or {})
+    agent.full_clean(exclude=["current_version"])
+    try:
+        with transaction.atomic():
+            agent.save()
+    except IntegrityError:
+        raise ValidationError({"slug": f"An agent with the address “{slug}” exists."}) from None
+    version = prompt_version_create(agent=agent, body=prompt, user=user, note="First version")
+    agent.current_version = version
+    agent.save(update_fields=["current_version"])
+    audit_record(
+        actor=user,
+        action="agent.create",
+        obj=agent,
+        after={"slug": agent.slug, "version": version.number},
+    )
+    return agent
+
+
+@transaction.atomic
+def agent_prompt_update(*, agent: Agent, body: str, user=None, note: str = ""):
+    """Save a new version of the agent's prompt and make it current."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    _refuse_while_running(agent)
+    current = agent.current_version
+    if current is not None and current.body == (body or "").strip():
+        raise ValidationError({"prompt": "This is the current prompt already; change something."})
+    version = prompt_version_create(agent=agent, body=body, user=user, note=note, parent=current)
+    agent.current_version = version
+    agent.save(update_fields=["current_version"])
+    audit_record(
+        actor=user,
+        action="prompt.update",
+        obj=agent,
+        before={"version": current.number if current else None},
+        after={"version": version.number},
+        reason=note,
+    )
+    return version
+
+
+@transaction.atomic
+def prompt_rollback(*, agent: Agent, version: PromptVersion, user=None, reason: str = "") -> Agent:
+    """Make an earlier version the agent's current prompt again."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    if version.agent_id != agent.pk:
+        raise ValidationError("That prompt version belongs to another agent.")
+    if agent.current_version_id == version.pk:
+        raise ValidationError(f"{version.label} is the current prompt already.")
+    _refuse_while_running(agent)
+    before = agent.current_version
+    agent.current_version = version
+    agent.save(update_fields=["current_version"])
+    audit_record(
+        actor=user,
+        action="prompt.rollback",
+        obj=agent,
+        before={"version": before.number if before else None},
+        after={"version": version.number},
+        reason=reason,
+    )
+    return agent

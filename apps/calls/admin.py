@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from apps.calls.models import Call
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = [
+        "call_id",
+        "agent",
+        "variant",
+        "caller",
+        "started_at",
+        "duration_seconds",
+        "converted",
+        "sentiment",
+    ]
+    list_filter = ["agent", "converted", "transferred", "completed"]
+    search_fields = ["call_id", "caller"]
+    raw_id_fields = ["experiment", "variant"]
+    list_select_related = ["agent", "variant"]

@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from apps.experiments.models import Experiment, Variant
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ["key", "name", "prompt_version", "weight", "is_control"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Read-mostly: lifecycle changes go through the pages and the API, which audit them."""
+
+    list_display = ["name", "agent", "goal_kind", "status", "created_at"]
+    list_filter = ["status", "goal_kind", "agent"]
+    search_fields = ["name", "description"]
+    readonly_fields = [
+        "agent",
+        "status",
+        "salt",
+        "weights_version",
+        "winner",
+        "started_at",
+        "stopped_at",
+        "applied_at",
+        "created_by",
+    ]
+    inlines = [VariantInline]
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ["experiment", "key", "name", "prompt_version", "weight", "is_control"]
+    list_filter = ["is_control"]
+    readonly_fields = ["experiment", "key", "prompt_version", "weight", "is_control"]

@@ -1,0 +1,134 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from apps.agents.models import Agent, PromptVersion
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    APPLIED = "applied", "Applied"
+
+
+class GoalKind(models.TextChoices):
+    CONVERSION = "conversion", "Conversion (share of calls with a successful outcome)"
+    SENTIMENT = "sentiment", "Sentiment (mean caller sentiment, -1 to 1)"
+    DURATION = "duration", "Call duration (mean seconds)"
+    CUSTOM = "custom", "Custom criterion judged by an LLM"
+
+
+class Direction(models.TextChoices):
+    HIGHER = "higher", "Higher is better"
+    LOWER = "lower", "Lower is better"
+
+
+class Unit(models.TextChoices):
+    CALLER = "caller", "Each caller keeps one variant"
+    CALL = "call", "Each call is drawn anew"
+
+
+class Guardrail(models.TextChoices):
+    TRANSFER_RATE = "transfer_rate", "Transfer rate"
+    COMPLETION_RATE = "completion_rate", "Completion rate"
+    DURATION = "duration", "Call duration"
+    SENTIMENT = "sentiment", "Sentiment"
+
+
+def new_salt() -> str:
+    return secrets.token_hex(8)
+
+
+class Experiment(models.Model):
+    """A test on one agent's prompt: hypothesis, goal, guardrails, variants and a status."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="experiments")
+    name = models.CharField(max_length=120)
+    description = models.TextField(
+        blank=True, help_text="The hypothesis: what do you expect to happen, and why?"
+    )
+    goal_kind = models.CharField(max_length=16, choices=GoalKind.choices)
+    goal_direction = models.CharField(
+        max_length=8, choices=Direction.choices, default=Direction.HIGHER
+    )
+    goal_criteria = models.TextField(blank=True, help_text="For a custom goal: what passes.")
+    guardrails = models.JSONField(default=list, blank=True)
+    min_lift = models.FloatField(
+        default=0.05, help_text="Smallest relative lift worth detecting (0.05 = 5%)."
+    )
+    unit = models.CharField(max_length=8, choices=Unit.choices, default=Unit.CALLER)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    salt = models.CharField(max_length=32, default=new_salt, editable=False)
+    weights_version = models.PositiveIntegerField(
+        default=1, help_text="Goes up by one with every change of the traffic split."
+    )
+    winner = models.ForeignKey(
+        "experiments.Variant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(status="running"),
+                name="one_running_experiment_per_agent",
+            ),
+        ]
+        permissions = [
+            ("run_experiment", "Can start and stop experiments"),
+            ("apply_winner", "Can apply a winning variant"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("experiments:detail", args=[self.pk])
+
+    @property
+    def control(self):
+        return self.variants.get(is_control=True)
+
+
+class Variant(models.Model):
+    """One arm of an experiment: a prompt version, optional overrides and a traffic weight."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.CharField(max_length=16)
+    name = models.CharField(max_length=120)
+    prompt_version = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="+")
+    config_overrides = models.JSONField(default=dict, blank=True)
+    weight = models.PositiveSmallIntegerField(default=0)
+    is_control = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["experiment", "-is_control", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_key_unique"),
+            models.UniqueConstraint(
+                fields=["experiment"], condition=Q(is_control=True), name="one_control_variant"
+            ),
+            models.CheckConstraint(condition=Q(weight__lte=100), name="variant_weight_0_100"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.key})"
+
+    @property
+    def paused(self) -> bool:
+        return self.weight == 0
