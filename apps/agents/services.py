@@ -42,7 +42,7 @@ def prompt_version_create(
     """Save a new immutable version of an agent's prompt (it does not become current)."""
     body = _clean_body(body)
     # Lock the agent row so that two saves at once get numbers n+1 and n+2, not both n+1.
-    Agent.objects.select_for_update().filter(pk=agent.pk).exists()
+    Agent.objects.select_for_update().values_list("pk").get(pk=agent.pk)
     last = agent.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = PromptVersion(
         agent=agent,
@@ -73,7 +73,7 @@ def agent_create(
     if config is not None and not isinstance(config, dict):
         raise ValidationError({"config": "The configuration must be a JSON object."})
     agent = Agent(name=name, slug=slug, description=description, config=config or {})
-    agent.full_clean(exclude=["current_version"])
+    agent.full_clean(exclude=["current_version"], validate_unique=False)
     try:
         with transaction.atomic():
             agent.save()

@@ -28,7 +28,11 @@ DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
 
 def _locked(experiment: Experiment) -> Experiment:
     """The experiment re-read under a row lock, so concurrent writes queue up behind us."""
-    return Experiment.objects.select_for_update().select_related("agent").get(pk=experiment.pk)
+    return (
+        Experiment.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .get(pk=experiment.pk)
+    )
 
 
 def _require_status(experiment: Experiment, allowed: set[str], doing: str) -> None:
@@ -89,7 +93,11 @@ def experiment_create(
     min_lift: float = 0.05,
 ) -> Experiment:
     """Draft an experiment; its control is the agent's current prompt, with all the traffic."""
-    agent = Agent.objects.select_for_update().select_related("current_version").get(pk=agent.pk)
+    agent = (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=agent.pk)
+    )
     if agent.current_version_id is None:
         raise ValidationError(f"{agent.name} has no prompt yet; save one before experimenting.")
     direction, criteria = _clean_goal(goal_kind, goal_direction, goal_criteria)

@@ -32,13 +32,13 @@ SQLITE_REVERSE = [
 def forwards(apps, schema_editor):
     statements = {"postgresql": [POSTGRES], "sqlite": SQLITE}[schema_editor.connection.vendor]
     for sql in statements:
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, params=None)
 
 
 def backwards(apps, schema_editor):
     statements = {"postgresql": [POSTGRES_REVERSE], "sqlite": SQLITE_REVERSE}
     for sql in statements[schema_editor.connection.vendor]:
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, params=None)
 
 
 class Migration(migrations.Migration):
