@@ -107,8 +107,9 @@ def test_rollback_needs_post(client, operator, agent):
 def test_audit_log_filters_by_action(client, viewer, experiment):
     client.force_login(viewer)
     response = client.get(reverse("audit:log") + "?action=experiment.weights")
-    assert "experiment.weights" in response.text
-    assert "agent.create</code>" not in response.text
+    assert "<td>changed the traffic split</td>" in response.text
+    assert "<td>created the agent</td>" not in response.text
+    assert 'control: <span class="muted">100</span> → 50' in response.text
 
 
 def test_experiment_page_shows_variants_and_weights(client, viewer, experiment):

@@ -1,6 +1,19 @@
 from django.conf import settings
 from django.db import models
 
+ACTION_WORDS = {
+    "agent.create": "created the agent",
+    "prompt.update": "saved a new current prompt",
+    "prompt.rollback": "rolled the prompt back",
+    "experiment.create": "drafted the experiment",
+    "variant.fork": "added a variant",
+    "variant.update_prompt": "edited a variant's prompt",
+    "experiment.weights": "changed the traffic split",
+    "experiment.start": "started the experiment",
+    "experiment.stop": "stopped the experiment",
+    "experiment.apply": "applied a winner",
+}
+
 
 class AuditEntry(models.Model):
     """One change to Switchboard's state: who did what to which object, before and after."""
@@ -25,3 +38,14 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.actor_label} {self.action} {self.object_repr}"
+
+    @property
+    def action_words(self) -> str:
+        return ACTION_WORDS.get(self.action, self.action)
+
+    @property
+    def changes(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for each field named on either side, for people to read."""
+        before, after = self.before or {}, self.after or {}
+        keys = list(dict.fromkeys([*before, *after]))
+        return [(key, before.get(key), after.get(key)) for key in keys]

@@ -1,7 +1,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from apps.audit.models import AuditEntry
+from apps.audit.models import ACTION_WORDS, AuditEntry
 
 
 def audit_log(request):
@@ -10,7 +10,8 @@ def audit_log(request):
     if action:
         entries = entries.filter(action=action)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    recorded = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    actions = [(value, ACTION_WORDS.get(value, value)) for value in recorded]
     return render(
         request, "audit/audit_log.html", {"page": page, "actions": actions, "action": action}
     )
