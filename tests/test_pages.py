@@ -116,6 +116,7 @@ def test_experiment_page_shows_variants_and_weights(client, viewer, experiment):
     client.force_login(viewer)
     response = client.get(reverse("experiments:detail", args=[experiment.pk]))
     assert "Variant B" in response.text and "50%" in response.text
+    assert "Transfer rate" in response.text
 
 
 def test_missing_pages_are_404(client, viewer):

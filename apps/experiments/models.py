@@ -100,6 +100,10 @@ class Experiment(models.Model):
         return reverse("experiments:detail", args=[self.pk])
 
     @property
+    def guardrail_labels(self) -> list[str]:
+        return [Guardrail(g).label for g in self.guardrails if g in Guardrail.values]
+
+    @property
     def control(self):
         return self.variants.get(is_control=True)
 
