@@ -30,12 +30,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "apps.accounts",
     "apps.audit",
     "apps.agents",
     "apps.experiments",
     "apps.calls",
+    "apps.assignments",
 ]
 
 MIDDLEWARE = [
@@ -137,15 +139,40 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.authentication.AdminKey"],
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
-    "DESCRIPTION": "Assignment, call reporting and experiment management for voice agents.",
+    "DESCRIPTION": (
+        "Routers ask which prompt a caller gets (`POST /api/v1/assignments`) and report each "
+        "call afterwards (`POST /api/v1/calls`); automation manages agents and experiments. "
+        "Every request carries `Authorization: Bearer <key>`: router keys may assign and "
+        'report, admin keys may also manage. Errors are `{"error": "...", '
+        '"details": ...}`.'
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "OAS_VERSION": "3.1.0",  # the call report schema comes from pydantic (JSON Schema 2020-12)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.calls_accept_a_list",
+    ],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
+
+# The router's hot path: how often each process checks for changes, and writes exposures.
+ASSIGNMENTS_REFRESH_SECONDS = float(env_str("ASSIGNMENTS_REFRESH_SECONDS", "1"))
+ASSIGNMENTS_FLUSH_SECONDS = float(env_str("ASSIGNMENTS_FLUSH_SECONDS", "5"))
+# Call reports may be large (1,000 calls with transcripts); anything bigger is refused.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:list"), name="home"),
@@ -11,4 +12,7 @@ urlpatterns = [
     path("experiments/", include("apps.experiments.urls")),
     path("audit/", include("apps.audit.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(("config.api_urls", "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -15,9 +15,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def _django_test_settings(request):
+    """Fast password hashing, and a fresh routing table with no background refresher.
+
+    Pure tests (statistics, bucketing) may run without Django: then this does nothing.
+    """
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from apps.assignments import exposures, table
+
+    settings = request.getfixturevalue("settings")
     # Real hashing costs ~0.3 s per password; the tests check behaviour, not key stretching.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.ASSIGNMENTS_REFRESH_SECONDS = 0
+    table.reset()
+    exposures.flush_discard()
+    yield
+    table.reset()
+    exposures.flush_discard()
 
 
 @pytest.fixture
@@ -54,3 +70,43 @@ def experiment(agent, operator):
     from tests.factories import make_experiment
 
     return make_experiment(agent=agent, user=operator)
+
+
+@pytest.fixture
+def router_key(db):
+    from apps.accounts.services import api_key_create
+
+    return api_key_create(name="Test router", scope="router")[1]
+
+
+@pytest.fixture
+def admin_key(db):
+    from apps.accounts.services import api_key_create
+
+    return api_key_create(name="Test automation", scope="admin")[1]
+
+
+@pytest.fixture
+def api(client):
+    """POST/PUT/GET JSON with a key: api.post(path, data, key=...)."""
+    import json
+
+    class Api:
+        def _call(self, method, path, data=None, key=None, raw=None, **extra):
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+            body = raw if raw is not None else (json.dumps(data) if data is not None else "")
+            return getattr(client, method)(
+                path, body, content_type="application/json", **headers, **extra
+            )
+
+        def post(self, path, data=None, **kw):
+            return self._call("post", path, data, **kw)
+
+        def put(self, path, data=None, **kw):
+            return self._call("put", path, data, **kw)
+
+        def get(self, path, key=None):
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+            return client.get(path, **headers)
+
+    return Api()

@@ -23,3 +23,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles, dispatch_uid="switchboard.sync_roles")
+        from apps.accounts import schema  # noqa: F401  (registers the API key scheme)

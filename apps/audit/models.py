@@ -12,6 +12,8 @@ ACTION_WORDS = {
     "experiment.start": "started the experiment",
     "experiment.stop": "stopped the experiment",
     "experiment.apply": "applied a winner",
+    "api_key.create": "created an API key",
+    "api_key.revoke": "revoked an API key",
 }
 
 
@@ -49,3 +51,17 @@ class AuditEntry(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = list(dict.fromkeys([*before, *after]))
         return [(key, before.get(key), after.get(key)) for key in keys]
+
+
+class ChangeCounter(models.Model):
+    """One row whose value goes up with every audited change, in the same transaction.
+
+    Processes that keep state in memory (the routers' assignment table) compare it with the
+    value they loaded and reload when it moved; a committed change is never missed because
+    the increment commits together with the change.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"change {self.value}"

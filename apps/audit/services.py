@@ -1,4 +1,8 @@
-from apps.audit.models import AuditEntry
+from django.db.models import F
+
+from apps.audit.models import AuditEntry, ChangeCounter
+
+COUNTER_ID = 1
 
 
 def person(actor):
@@ -10,7 +14,9 @@ def audit_record(*, actor, action: str, obj, before=None, after=None, reason="")
     """Record one change. Every service that changes state calls this inside its transaction.
 
     `actor` is a user, or a string naming who acted when there is no person (an API key, a job).
+    The change counter moves in the same transaction, so in-memory copies notice the change.
     """
+    change_counter_bump()
     user = person(actor)
     label = (user.get_username() if user else actor) or "system"
     return AuditEntry.objects.create(
@@ -24,3 +30,12 @@ def audit_record(*, actor, action: str, obj, before=None, after=None, reason="")
         after=after,
         reason=reason,
     )
+
+
+def change_counter_bump() -> None:
+    if not ChangeCounter.objects.filter(pk=COUNTER_ID).update(value=F("value") + 1):
+        ChangeCounter.objects.get_or_create(pk=COUNTER_ID, defaults={"value": 1})
+
+
+def change_counter_value() -> int:
+    return ChangeCounter.objects.filter(pk=COUNTER_ID).values_list("value", flat=True).first() or 0

@@ -1,0 +1,54 @@
+"""API keys: create, revoke, and the digest used to look one up."""
+
+import hashlib
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey
+from apps.audit.services import audit_record, person
+
+KEY_PREFIX = "sb_"
+
+
+def api_key_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, name: str, scope: str = ApiKey.ROUTER, agents=(), user=None):
+    """Create a key; returns (key, raw). The raw key is shown once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the key after who uses it, e.g. “EU router”."})
+    if scope not in (ApiKey.ROUTER, ApiKey.ADMIN):
+        raise ValidationError({"scope": "A key's scope is “router” or “admin”."})
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name[:100],
+        prefix=raw[:10],
+        digest=api_key_digest(raw),
+        scope=scope,
+        created_by=person(user),
+    )
+    key.agents.set(agents)
+    audit_record(
+        actor=user,
+        action="api_key.create",
+        obj=key,
+        after={"scope": scope, "agents": sorted(a.slug for a in agents)},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, user=None) -> ApiKey:
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.revoked_at is not None:
+        raise ValidationError("This key is revoked already.")
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit_record(actor=user, action="api_key.revoke", obj=key)
+    return key

@@ -1,0 +1,173 @@
+"""The in-memory routing table the assignment endpoint answers from.
+
+Built from PostgreSQL in a handful of queries; replaced whole (one reference swap) when the
+change counter moves. A background thread per process checks the counter once a second, so a
+request never waits on the database, and when the database is down the last table keeps
+answering. Every answer is rendered to JSON bytes when the table is built.
+"""
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Prefetch
+
+from apps.accounts.authentication import Key, active_keys, bearer_digest, key_of
+from apps.agents.models import Agent
+from apps.assignments import bucketing, exposures
+from apps.audit.services import change_counter_value
+from apps.experiments.models import Experiment, Status, Variant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    variant_id: int
+    answer: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    agent_id: int
+    default_answer: bytes
+    experiment_id: int | None = None
+    phase: int = 0
+    salt: str = ""
+    per_call: bool = False
+    bounds: tuple[int, ...] = ()
+    arms: tuple[Arm, ...] = ()
+
+    def arm_for(self, caller: str, call_id: str | None) -> Arm | None:
+        if self.experiment_id is None:
+            return None
+        unit = call_id if self.per_call else caller
+        return self.arms[bucketing.choose(bucketing.bucket(self.salt, unit), self.bounds)]
+
+
+@dataclass(frozen=True)
+class Table:
+    counter: int
+    routes: dict[str, Route] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+
+    def key_for(self, authorization: str | None) -> Key | None:
+        digest = bearer_digest(authorization)
+        return None if digest is None else self.keys.get(digest)
+
+
+def _answer(agent: Agent, version, config: dict, experiment=None, variant=None) -> bytes:
+    return json.dumps(
+        {
+            "agent": agent.slug,
+            "experiment": {"id": experiment.id, "name": experiment.name} if experiment else None,
+            "variant": {"id": variant.id, "key": variant.key, "name": variant.name}
+            if variant
+            else None,
+            "prompt": {"version": version.number, "sha256": version.sha256, "body": version.body},
+            "config": config,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _route(agent: Agent, experiment: Experiment | None) -> Route:
+    default = _answer(agent, agent.current_version, agent.config)
+    if experiment is None:
+        return Route(agent_id=agent.id, default_answer=default)
+    variants = [v for v in experiment.variants.all() if v.weight > 0]
+    arms = tuple(
+        Arm(
+            v.id,
+            _answer(agent, v.prompt_version, {**agent.config, **v.config_overrides}, experiment, v),
+        )
+        for v in variants
+    )
+    return Route(
+        agent_id=agent.id,
+        default_answer=default,
+        experiment_id=experiment.id,
+        phase=experiment.weights_version,
+        salt=experiment.salt,
+        per_call=experiment.unit == "call",
+        bounds=bucketing.upper_bounds([v.weight for v in variants]),
+        arms=arms,
+    )
+
+
+def build() -> Table:
+    """Read everything a router may ask about. The counter is read first, so a change that
+    commits while we read makes the next check reload again rather than be missed."""
+    counter = change_counter_value()
+    variants = Variant.objects.select_related("prompt_version").order_by("-is_control", "key")
+    running = {
+        e.agent_id: e
+        for e in Experiment.objects.filter(status=Status.RUNNING).prefetch_related(
+            Prefetch("variants", queryset=variants)
+        )
+    }
+    agents = Agent.objects.select_related("current_version").filter(current_version__isnull=False)
+    routes = {a.slug: _route(a, running.get(a.id)) for a in agents}
+    keys = {k.digest: key_of(k) for k in active_keys()}
+    return Table(counter=counter, routes=routes, keys=keys)
+
+
+class _State:
+    table: Table | None = None
+    lock = threading.Lock()
+    thread_pid: int | None = None
+
+
+def current() -> Table:
+    """The table to answer from. Only a cold process reads the database here."""
+    table = _State.table
+    if table is None:
+        with _State.lock:
+            if _State.table is None:
+                _State.table = build()
+            table = _State.table
+        _start_refresher()
+    return table
+
+
+def refresh() -> bool:
+    """Reload the table if the change counter moved. True when it reloaded."""
+    if _State.table is not None and change_counter_value() == _State.table.counter:
+        return False
+    _State.table = build()
+    return True
+
+
+def reset() -> None:
+    """Forget the table (tests, and a process that forked after loading one)."""
+    _State.table = None
+
+
+def _start_refresher() -> None:
+    import os
+
+    interval = settings.ASSIGNMENTS_REFRESH_SECONDS
+    if interval <= 0 or _State.thread_pid == os.getpid():
+        return
+    _State.thread_pid = os.getpid()
+    threading.Thread(
+        target=_refresh_forever, args=(interval,), daemon=True, name="switchboard-routing"
+    ).start()
+
+
+def _refresh_forever(interval: float) -> None:
+    last_flush = time.monotonic()
+    while True:
+        time.sleep(interval)
+        try:
+            refresh()
+            if time.monotonic() - last_flush >= settings.ASSIGNMENTS_FLUSH_SECONDS:
+                last_flush = time.monotonic()
+                exposures.flush()
+        except Exception:  # the database or Redis is away: keep answering from memory
+            log.warning("Routing table refresh failed; still serving the last one", exc_info=True)
+            connection.close()

@@ -1,0 +1,66 @@
+"""POST /api/v1/assignments — which prompt does this caller get?
+
+One plain Django view (no DRF on the hot path): check the key and pick the variant from the
+in-memory table, count the exposure in memory, return bytes rendered when the table was built.
+"""
+
+import json
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from apps.assignments import exposures, table
+from config.api import database_down_json, error_json
+
+MAX_UNIT_CHARS = 256
+
+
+def _parse(body: bytes) -> tuple[str, str, str | None] | str:
+    """(agent, caller, call_id) from the request, or a sentence saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "The body is not valid JSON."
+    if not isinstance(data, dict):
+        return 'Send a JSON object: {"agent": "...", "caller": "..."}.'
+    agent, caller, call_id = data.get("agent"), data.get("caller"), data.get("call_id")
+    if not isinstance(agent, str) or not agent:
+        return "Say which agent: “agent” is the agent's slug."
+    if not isinstance(caller, str) or not caller.strip():
+        return "“caller” is missing or empty; send the caller's id (e.g. the phone number)."
+    if len(caller) > MAX_UNIT_CHARS:
+        return f"“caller” is longer than {MAX_UNIT_CHARS} characters."
+    if call_id is not None and (not isinstance(call_id, str) or len(call_id) > MAX_UNIT_CHARS):
+        return f"“call_id” must be a string of at most {MAX_UNIT_CHARS} characters."
+    return agent, caller, call_id or None
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def assign(request):
+    try:
+        routes = table.current()
+    except Exception:  # a cold process whose database is away has nothing to answer from
+        return database_down_json()
+    key = routes.key_for(request.headers.get("Authorization"))
+    if key is None:
+        return error_json(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
+    parsed = _parse(request.body)
+    if isinstance(parsed, str):
+        return error_json(400, parsed)
+    slug, caller, call_id = parsed
+    route = routes.routes.get(slug)
+    if route is None:
+        return error_json(404, f"There is no agent “{slug}” (or it has no prompt yet).")
+    if not key.allows(route.agent_id):
+        return error_json(403, f"This key is not allowed to use the agent “{slug}”.")
+    if route.per_call and call_id is None:
+        return error_json(400, "This agent's experiment draws a variant per call: send call_id.")
+    arm = route.arm_for(caller, call_id)
+    if arm is None:
+        return HttpResponse(route.default_answer, content_type="application/json")
+    exposures.count(route.experiment_id, arm.variant_id, route.phase)
+    return HttpResponse(arm.answer, content_type="application/json")

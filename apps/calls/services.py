@@ -1,0 +1,113 @@
+"""Ingestion: calls reported by routers. Idempotent by (agent, call_id) and all-or-nothing."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.agents.models import Agent
+from apps.calls.models import Call
+from apps.calls.schemas import CallReport, ReportErrors, dump_turns
+from apps.experiments.models import Status, Variant
+
+OUTCOMES = ("duration_seconds", "converted", "sentiment", "transferred", "completed")
+
+
+def calls_ingest(*, reports: list[CallReport], key=None) -> tuple[int, int]:
+    """Store a batch of call reports; returns (created, updated).
+
+    The batch is checked whole first: any bad item refuses it all with the reasons per index,
+    and nothing is written. A call whose experiment is no longer running is stored and marked
+    `after_stop`, so frozen results never see it. A concurrent insert of the same new call
+    makes us retry, and the retry finds it and updates it instead.
+    """
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _ingest(reports, key)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest(reports, key):
+    agents = {a.slug: a for a in Agent.objects.filter(slug__in={r.agent for r in reports})}
+    variant_ids = {r.variant for r in reports if r.variant is not None}
+    variants = Variant.objects.select_related("experiment").in_bulk(variant_ids)
+    existing = _existing(reports, agents)
+    errors, rows = {}, {}
+    for index, report in enumerate(reports):
+        agent = agents.get(report.agent)
+        ident = (agent.id if agent else None, report.call_id)
+        is_new = ident not in existing and ident not in rows
+        problem = _problem(report, agent, variants, is_new, key)
+        if problem:
+            errors[index] = problem
+            continue
+        call = rows.get(ident) or existing.get(ident) or Call(agent=agent, call_id=report.call_id)
+        rows[ident] = _merge(call, report, variants)
+    if errors:
+        noun = "call is" if len(errors) == 1 else "calls are"
+        raise ReportErrors(f"{len(errors)} {noun} not valid; nothing was saved.", errors)
+    new = [c for c in rows.values() if c.pk is None]
+    old = [c for c in rows.values() if c.pk is not None]
+    Call.objects.bulk_create(new)
+    if old:
+        Call.objects.bulk_update(
+            old,
+            [
+                *OUTCOMES,
+                "experiment",
+                "variant",
+                "caller",
+                "started_at",
+                "transcript",
+                "fields",
+                "updated_at",
+            ],
+        )
+    return len(new), len(old)
+
+
+def _existing(reports, agents) -> dict[tuple[int, str], Call]:
+    ids = {r.call_id for r in reports}
+    agent_ids = [agents[s].id for s in {r.agent for r in reports} if s in agents]
+    calls = Call.objects.select_for_update().filter(agent_id__in=agent_ids, call_id__in=ids)
+    return {(c.agent_id, c.call_id): c for c in calls}
+
+
+def _problem(report, agent, variants, is_new, key) -> dict[str, str] | None:
+    if agent is None:
+        return {"agent": f"There is no agent “{report.agent}”."}
+    if key is not None and not key.allows(agent.id):
+        return {"agent": f"This key is not allowed to report calls of “{report.agent}”."}
+    missing = [f for f in ("caller", "started_at") if getattr(report, f) is None]
+    if is_new and missing:
+        return {f: "Required for a new call." for f in missing}
+    if report.variant is not None:
+        variant = variants.get(report.variant)
+        if variant is None or variant.experiment.agent_id != agent.id:
+            return {"variant": f"Variant {report.variant} is not a variant of “{agent.slug}”."}
+        if report.experiment is not None and variant.experiment_id != report.experiment:
+            return {"variant": f"Variant {report.variant} belongs to another experiment."}
+    elif report.experiment is not None:
+        return {"variant": "Give the variant id from the assignment along with the experiment."}
+    return None
+
+
+def _merge(call: Call, report: CallReport, variants) -> Call:
+    """Apply a report to a call: fields it carries replace, fields it omits are kept."""
+    for name in ("caller", "started_at", *OUTCOMES):
+        value = getattr(report, name)
+        if value is not None:
+            setattr(call, name, value)
+    if report.transcript is not None:
+        call.transcript = dump_turns(report.transcript)
+    if report.fields:
+        call.fields = {**(call.fields or {}), **report.fields}
+    if report.variant is not None:
+        variant = variants[report.variant]
+        call.variant, call.experiment = variant, variant.experiment
+        if call.pk is None:
+            call.after_stop = variant.experiment.status != Status.RUNNING
+    call.updated_at = timezone.now()
+    return call

@@ -1,0 +1,233 @@
+"""Management API for experiments (admin keys): the same services as the operator's pages."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.authentication import require_agent
+from apps.agents.models import Agent
+from apps.experiments import selectors
+from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
+from apps.experiments.services import (
+    experiment_create,
+    experiment_start,
+    experiment_stop,
+    variant_fork,
+    weights_set,
+    winner_apply,
+)
+
+
+class GoalSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        GoalKind.values, source="goal_kind", help_text="conversion, sentiment, duration or custom."
+    )
+    direction = serializers.ChoiceField(
+        Direction.values,
+        source="goal_direction",
+        required=False,
+        help_text="For duration: lower|higher.",
+    )
+    criteria = serializers.CharField(
+        source="goal_criteria",
+        required=False,
+        allow_blank=True,
+        help_text="For custom: what a good call does.",
+    )
+
+
+class VariantOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Report it back with each call.")
+    key = serializers.CharField(help_text="control, b, c...")
+    name = serializers.CharField(help_text="Name shown to people.")
+    weight = serializers.IntegerField(help_text="Share of traffic in whole percent; 0 = paused.")
+    is_control = serializers.BooleanField(help_text="The agent's prompt when the test began.")
+    prompt_version = serializers.IntegerField(
+        source="prompt_version.number", help_text="Prompt version number."
+    )
+    prompt_sha256 = serializers.CharField(
+        source="prompt_version.sha256", help_text="SHA-256 of the prompt."
+    )
+    config = serializers.DictField(source="config_overrides", help_text="Config overrides.")
+
+
+class ExperimentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    agent = serializers.SlugField(source="agent.slug", help_text="The agent's slug.")
+    name = serializers.CharField()
+    description = serializers.CharField(help_text="The hypothesis.")
+    goal = GoalSerializer(source="*")
+    guardrails = serializers.ListField(
+        child=serializers.CharField(), help_text="Metrics that must not get worse."
+    )
+    unit = serializers.CharField(help_text="caller: each caller keeps a variant; call: per call.")
+    status = serializers.CharField(help_text="draft, running, stopped or applied.")
+    weights_version = serializers.IntegerField(
+        help_text="Send it back as expected_version to refuse overwriting someone's split."
+    )
+    winner = serializers.CharField(source="winner.key", allow_null=True, default=None)
+    started_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    variants = VariantOut(many=True)
+
+
+class ExperimentIn(serializers.Serializer):
+    agent = serializers.SlugField(help_text="The agent's slug.")
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="What do you expect to happen, and why?",
+    )
+    goal = GoalSerializer()
+    unit = serializers.ChoiceField(Unit.values, default=Unit.CALLER)
+    guardrails = serializers.ListField(
+        child=serializers.ChoiceField(Guardrail.values), required=False
+    )
+    min_lift = serializers.FloatField(
+        required=False, default=0.05, help_text="Smallest relative lift worth detecting."
+    )
+
+
+class VariantIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False, default="")
+    prompt = serializers.CharField(
+        required=False, help_text="The variant's prompt; defaults to the control's."
+    )
+    config = serializers.DictField(required=False, default=dict, help_text="Config overrides.")
+
+
+class WeightsIn(serializers.Serializer):
+    weights = serializers.DictField(
+        child=serializers.JSONField(), help_text='{"control": 50, "b": 50}; must add up to 100.'
+    )
+    expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ApplyIn(serializers.Serializer):
+    variant = serializers.CharField(help_text="The key of the variant to apply, e.g. “b”.")
+    reason = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _experiment(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    require_agent(request.auth, experiment.agent)
+    return experiment
+
+
+def _out(pk, code=status.HTTP_200_OK):
+    return Response(ExperimentOut(selectors.experiments_for_page().get(pk=pk)).data, status=code)
+
+
+class ExperimentsView(APIView):
+    @extend_schema(
+        operation_id="list_experiments", responses=ExperimentOut(many=True), tags=["Experiments"]
+    )
+    def get(self, request):
+        experiments = selectors.experiments_for_page().order_by("-created_at", "-id")
+        allowed = [e for e in experiments if request.auth.allows(e.agent_id)]
+        return Response(ExperimentOut(allowed, many=True).data)
+
+    @extend_schema(
+        operation_id="create_experiment",
+        request=ExperimentIn,
+        responses={201: ExperimentOut},
+        tags=["Experiments"],
+    )
+    def post(self, request):
+        data = _valid(ExperimentIn, request)
+        agent = get_object_or_404(Agent, slug=data["agent"])
+        require_agent(request.auth, agent)
+        experiment = experiment_create(
+            agent=agent,
+            name=data["name"],
+            description=data["description"],
+            unit=data["unit"],
+            guardrails=data.get("guardrails"),
+            min_lift=data["min_lift"],
+            user=request.auth.label,
+            **data["goal"],
+        )
+        return _out(experiment.pk, status.HTTP_201_CREATED)
+
+
+class ExperimentView(APIView):
+    @extend_schema(operation_id="get_experiment", responses=ExperimentOut, tags=["Experiments"])
+    def get(self, request, pk):
+        return Response(ExperimentOut(_experiment(request, pk)).data)
+
+
+class VariantsView(APIView):
+    @extend_schema(
+        operation_id="add_variant",
+        request=VariantIn,
+        responses={201: ExperimentOut},
+        tags=["Experiments"],
+    )
+    def post(self, request, pk):
+        experiment, data = _experiment(request, pk), _valid(VariantIn, request)
+        variant_fork(
+            experiment=experiment,
+            name=data["name"],
+            body=data.get("prompt"),
+            config_overrides=data["config"],
+            user=request.auth.label,
+        )
+        return _out(pk, status.HTTP_201_CREATED)
+
+
+class WeightsView(APIView):
+    @extend_schema(
+        operation_id="set_weights", request=WeightsIn, responses=ExperimentOut, tags=["Experiments"]
+    )
+    def put(self, request, pk):
+        experiment, data = _experiment(request, pk), _valid(WeightsIn, request)
+        weights_set(
+            experiment=experiment,
+            weights=data["weights"],
+            expected_version=data["expected_version"],
+            user=request.auth.label,
+        )
+        return _out(pk)
+
+
+class StartView(APIView):
+    @extend_schema(
+        operation_id="start_experiment", request=None, responses=ExperimentOut, tags=["Experiments"]
+    )
+    def post(self, request, pk):
+        experiment_start(experiment=_experiment(request, pk), user=request.auth.label)
+        return _out(pk)
+
+
+class StopView(APIView):
+    @extend_schema(
+        operation_id="stop_experiment", request=None, responses=ExperimentOut, tags=["Experiments"]
+    )
+    def post(self, request, pk):
+        experiment_stop(experiment=_experiment(request, pk), user=request.auth.label)
+        return _out(pk)
+
+
+class ApplyView(APIView):
+    @extend_schema(
+        operation_id="apply_winner", request=ApplyIn, responses=ExperimentOut, tags=["Experiments"]
+    )
+    def post(self, request, pk):
+        experiment, data = _experiment(request, pk), _valid(ApplyIn, request)
+        winner_apply(
+            experiment=experiment,
+            variant_key=data["variant"],
+            reason=data["reason"],
+            user=request.auth.label,
+        )
+        return _out(pk)

@@ -1,0 +1,21 @@
+"""/api/v1/ — routers (assignments, calls) and automation (agents, experiments)."""
+
+from django.urls import include, path
+
+from apps.agents import api as agents
+from apps.calls.api import CallsView
+from apps.experiments import api as experiments
+
+urlpatterns = [
+    path("", include("apps.assignments.urls")),
+    path("calls", CallsView.as_view(), name="calls"),
+    path("agents", agents.AgentsView.as_view(), name="agents"),
+    path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
+    path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
+    path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
+    path("experiments/<int:pk>/variants", experiments.VariantsView.as_view(), name="variants"),
+    path("experiments/<int:pk>/weights", experiments.WeightsView.as_view(), name="weights"),
+    path("experiments/<int:pk>/start", experiments.StartView.as_view(), name="start"),
+    path("experiments/<int:pk>/stop", experiments.StopView.as_view(), name="stop"),
+    path("experiments/<int:pk>/apply", experiments.ApplyView.as_view(), name="apply"),
+]
