@@ -17,6 +17,12 @@ def api_key_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def api_key_secret() -> tuple[str, str, str]:
+    """A new key: (raw, prefix, digest)."""
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    return raw, raw[:10], api_key_digest(raw)
+
+
 @transaction.atomic
 def api_key_create(*, name: str, scope: str = ApiKey.ROUTER, agents=(), user=None):
     """Create a key; returns (key, raw). The raw key is shown once and never stored."""

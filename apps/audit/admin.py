@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.audit.models import AuditEntry
+from apps.audit.models import AuditEntry, ChangeCounter
 
 
 @admin.register(AuditEntry)
@@ -16,4 +16,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ChangeCounter)
+class ChangeCounterAdmin(admin.ModelAdmin):
+    """Read-only: moves with every audited change; routers reload their table when it does."""
+
+    list_display = ["id", "value"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
