@@ -1,0 +1,56 @@
+"""Planning: calls per variant (Evan Miller's convention) and days left."""
+
+import math
+
+import pytest
+from scipy.stats import norm
+
+from apps.stats.planning import (
+    calls_per_variant_for_mean,
+    calls_per_variant_for_proportion,
+    days_left,
+)
+
+
+def test_evan_miller_20_percent_plus_5_points_is_1030():
+    # evanmiller.org/ab-testing/sample-size.html: baseline 20%, MDE 5% absolute, 80% power,
+    # 5% significance -> "1,030" per variation (the raw value is 1030.2).
+    assert calls_per_variant_for_proportion(0.20, 0.05, alpha=0.05, power=0.8) == 1030
+    assert calls_per_variant_for_proportion(0.20, 0.05, rounding="up") == 1031
+
+
+def test_proportion_formula_by_hand():
+    z_a, z_b = norm.ppf(0.975), norm.ppf(0.8)
+    raw = (z_a * math.sqrt(2 * 0.2 * 0.8) + z_b * math.sqrt(0.2 * 0.8 + 0.25 * 0.75)) ** 2
+    assert raw / 0.05**2 == pytest.approx(1030.219, abs=1e-3)
+
+
+def test_more_power_or_smaller_effect_needs_more_calls():
+    base = calls_per_variant_for_proportion(0.20, 0.05)
+    assert calls_per_variant_for_proportion(0.20, 0.05, power=0.9) > base
+    assert calls_per_variant_for_proportion(0.20, 0.02) > base
+    assert calls_per_variant_for_proportion(0.20, 0.05, alpha=0.01) > base
+
+
+def test_impossible_proportion_plans_return_none():
+    assert calls_per_variant_for_proportion(0.2, 0.0) is None
+    assert calls_per_variant_for_proportion(0.0, 0.05) is None
+    assert calls_per_variant_for_proportion(0.45, 0.6) is None
+    with pytest.raises(ValueError):
+        calls_per_variant_for_proportion(0.2, 0.05, power=1.0)
+
+
+def test_mean_plan():
+    # n = 2 (1.959964 + 0.841621)^2 * 50^2 / 10^2 = 392.4 -> 393
+    assert calls_per_variant_for_mean(100.0, 50.0, 0.10) == 393
+    assert calls_per_variant_for_mean(100.0, 50.0, -0.10) == 393
+    assert calls_per_variant_for_mean(0.0, 50.0, 0.10) is None
+    assert calls_per_variant_for_mean(100.0, 0.0, 0.10) is None
+
+
+def test_days_left():
+    assert days_left(calls_per_day=100, calls_so_far=500, needed_total=2060) == 16
+    assert days_left(calls_per_day=100, calls_so_far=2100, needed_total=2060) == 0
+    assert days_left(calls_per_day=0, calls_so_far=500, needed_total=2060) is None
+    assert days_left(calls_per_day=0, calls_so_far=5000, needed_total=2060) == 0
+    assert days_left(calls_per_day=float("nan"), calls_so_far=0, needed_total=10) is None
