@@ -8,12 +8,14 @@ answering. Every answer is rendered to JSON bytes when the table is built.
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import DatabaseError, connection
 from django.db.models import Prefetch
 
 from apps.accounts.authentication import Key, active_keys, bearer_digest, key_of
@@ -23,6 +25,7 @@ from apps.audit.services import change_counter_value
 from apps.experiments.models import Experiment, Status, Variant
 
 log = logging.getLogger(__name__)
+SHARED_COPY = "assignments:routing-table"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +123,16 @@ class _State:
     table: Table | None = None
     lock = threading.Lock()
     thread_pid: int | None = None
+    stop = threading.Event()
 
 
 def current() -> Table:
-    """The table to answer from. Only a cold process reads the database here."""
+    """The table to answer from. Only a cold process reads the database (or Redis) here."""
     table = _State.table
     if table is None:
         with _State.lock:
             if _State.table is None:
-                _State.table = build()
+                _State.table = _cold_start()
             table = _State.table
         _start_refresher()
     return table
@@ -138,31 +142,54 @@ def refresh() -> bool:
     """Reload the table if the change counter moved. True when it reloaded."""
     if _State.table is not None and change_counter_value() == _State.table.counter:
         return False
-    _State.table = build()
+    _State.table = _build_and_share()
     return True
 
 
+def _build_and_share() -> Table:
+    """Build from the database and leave a copy in Redis for processes that start later."""
+    table = build()
+    try:
+        cache.set(SHARED_COPY, table, timeout=None)
+    except Exception:
+        log.warning("Could not leave a copy of the routing table in Redis", exc_info=True)
+    return table
+
+
+def _cold_start() -> Table:
+    """A new process: the database if it answers, else the copy another process left."""
+    try:
+        return _build_and_share()
+    except DatabaseError:
+        connection.close()
+        shared = cache.get(SHARED_COPY)
+        if shared is None:
+            raise
+        log.warning("Database unreachable; answering from the routing table shared in Redis")
+        return shared
+
+
 def reset() -> None:
-    """Forget the table (tests, and a process that forked after loading one)."""
+    """Forget the table and stop the refresher (tests; a process that forked after loading)."""
     _State.table = None
+    _State.stop.set()
+    _State.thread_pid = None
 
 
 def _start_refresher() -> None:
-    import os
-
     interval = settings.ASSIGNMENTS_REFRESH_SECONDS
     if interval <= 0 or _State.thread_pid == os.getpid():
         return
     _State.thread_pid = os.getpid()
+    _State.stop = threading.Event()
     threading.Thread(
-        target=_refresh_forever, args=(interval,), daemon=True, name="switchboard-routing"
+        target=_refresh_forever, args=(interval, _State.stop), daemon=True, name="routing"
     ).start()
 
 
-def _refresh_forever(interval: float) -> None:
+def _refresh_forever(interval: float, stop: threading.Event) -> None:
     last_flush = time.monotonic()
-    while True:
-        time.sleep(interval)
+    while not stop.wait(interval):
         try:
             refresh()
             if time.monotonic() - last_flush >= settings.ASSIGNMENTS_FLUSH_SECONDS:

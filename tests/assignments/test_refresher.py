@@ -1,0 +1,46 @@
+"""A change made by an operator reaches a warm process's table by itself, within seconds."""
+
+import time
+
+import pytest
+
+from apps.assignments import exposures, table
+from apps.assignments.models import Exposure
+from apps.experiments.services import experiment_start, experiment_stop, weights_set
+from tests.factories import make_agent, make_experiment, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_background_refresher_picks_up_changes_and_flushes_exposures(api, router_key, settings):
+    settings.ASSIGNMENTS_REFRESH_SECONDS = 0.2
+    settings.ASSIGNMENTS_FLUSH_SECONDS = 0.2
+    user = make_user("ops", role="operator")
+    experiment = make_experiment(agent=make_agent(user=user), user=user)
+    experiment_start(experiment=experiment, user=user)
+    slug = experiment.agent.slug
+
+    def answer():
+        return api.post(
+            "/api/v1/assignments", {"agent": slug, "caller": "+1"}, key=router_key
+        ).json()
+
+    assert answer()["experiment"] is not None  # warm; starts the refresher thread
+    assert wait_for(lambda: Exposure.objects.exists())
+    weights_set(experiment=experiment, weights={"control": 0, "b": 100}, user=user)
+    assert wait_for(lambda: answer()["variant"]["key"] == "b")
+    experiment_stop(experiment=experiment, user=user)
+    assert wait_for(lambda: answer()["experiment"] is None)
+    # Counted separately before and after the split changed, and written by the thread.
+    assert wait_for(lambda: set(Exposure.objects.values_list("phase", flat=True)) == {2, 3})
+    assert wait_for(lambda: exposures.pending() == {})
+    table.reset()
