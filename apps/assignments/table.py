@@ -6,6 +6,7 @@ request never waits on the database, and when the database is down the last tabl
 answering. Every answer is rendered to JSON bytes when the table is built.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -182,9 +183,17 @@ def _start_refresher() -> None:
         return
     _State.thread_pid = os.getpid()
     _State.stop = threading.Event()
+    atexit.register(_flush_at_exit)
     threading.Thread(
         target=_refresh_forever, args=(interval, _State.stop), daemon=True, name="routing"
     ).start()
+
+
+def _flush_at_exit() -> None:
+    try:
+        exposures.flush()
+    except Exception:
+        log.warning("Exposure counts not written at exit", exc_info=True)
 
 
 def _refresh_forever(interval: float, stop: threading.Event) -> None:
