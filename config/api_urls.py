@@ -5,6 +5,7 @@ from django.urls import include, path
 from apps.agents import api as agents
 from apps.calls.api import CallsView
 from apps.experiments import api as experiments
+from apps.results.api import ResultsView
 
 urlpatterns = [
     path("", include("apps.assignments.urls")),
@@ -18,4 +19,5 @@ urlpatterns = [
     path("experiments/<int:pk>/start", experiments.StartView.as_view(), name="start"),
     path("experiments/<int:pk>/stop", experiments.StopView.as_view(), name="stop"),
     path("experiments/<int:pk>/apply", experiments.ApplyView.as_view(), name="apply"),
+    path("experiments/<int:pk>/results", ResultsView.as_view(), name="results"),
 ]

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.experiments",
     "apps.calls",
     "apps.assignments",
+    "apps.results",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "refresh-results": {"task": "results.refresh_running", "schedule": 60.0},
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -24,8 +24,11 @@ def _django_test_settings(request):
         yield
         return
     from apps.assignments import exposures, table
+    from config.celery import app as celery_app
 
     settings = request.getfixturevalue("settings")
+    # Tasks run in-process here; tests/test_celery.py runs a real worker on Redis.
+    celery_app.conf.task_always_eager = True
     # Real hashing costs ~0.3 s per password; the tests check behaviour, not key stretching.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.ASSIGNMENTS_REFRESH_SECONDS = 0

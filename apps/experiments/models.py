@@ -61,6 +61,15 @@ class Experiment(models.Model):
         default=0.05, help_text="Smallest relative lift worth detecting (0.05 = 5%)."
     )
     unit = models.CharField(max_length=8, choices=Unit.choices, default=Unit.CALLER)
+    min_calls_per_arm = models.PositiveIntegerField(
+        default=100, help_text="No verdict before every variant has this many calls."
+    )
+    sequential_tuning = models.PositiveIntegerField(
+        default=5000, help_text="N*: the sample size where the always-valid range is tightest."
+    )
+    cap_duration = models.BooleanField(
+        default=False, help_text="Cap call durations at the 99th percentile (outliers)."
+    )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True
     )

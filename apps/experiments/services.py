@@ -5,6 +5,9 @@ a person can read and, because each runs in one transaction, writes nothing when
 `user` is whoever acts: a person, or a string naming an API key or a job.
 """
 
+import logging
+
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,8 +25,25 @@ from apps.experiments.models import (
     Variant,
 )
 
+log = logging.getLogger(__name__)
 VARIANT_KEYS = "bcdefghij"  # control plus at most nine challengers
 DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
+
+
+def _queue_after_commit(task_name: str, *args) -> None:
+    """Queue a task of a higher layer by name once the change is committed.
+
+    If the broker is unreachable the change still stands; the minute-by-minute beat job
+    catches up (it freezes stopped experiments that have no frozen results).
+    """
+
+    def send():
+        try:
+            current_app.signature(task_name, args=args).delay()
+        except Exception:
+            log.warning("Could not queue %s%s; the beat job will catch up", task_name, args)
+
+    transaction.on_commit(send)
 
 
 def _locked(experiment: Experiment) -> Experiment:
@@ -337,6 +357,7 @@ def experiment_stop(*, experiment: Experiment, user=None) -> Experiment:
     experiment.status = Status.STOPPED
     experiment.stopped_at = timezone.now()
     experiment.save(update_fields=["status", "stopped_at"])
+    _queue_after_commit("results.freeze", experiment.pk)
     audit_record(
         actor=user,
         action="experiment.stop",

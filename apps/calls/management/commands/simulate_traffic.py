@@ -1,0 +1,231 @@
+"""Play a router against a running Switchboard: for each call, ask for an assignment, make up
+a plausible conversation and report it, over HTTP through the same client real routers use.
+
+Seeded, so a run can be repeated: the same seed makes the same calls with the same call ids,
+and reporting a call again updates it rather than counting it twice.
+"""
+
+import random
+import re
+import time
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from switchboard_client import Client, SwitchboardError, SwitchboardUnavailable
+
+from apps.accounts.services import api_key_create, api_key_revoke
+from apps.agents.models import Agent
+from apps.experiments.models import Status
+
+EFFECT = re.compile(r"(?P<key>[a-z0-9_-]+)=(?P<lift>[+-]?(\d+\.?\d*|\.\d+))")
+NO_VARIANT = "(no variant)"
+KEY_WAIT_SECONDS = 10  # a running server learns of a new key within a second or so
+
+OPENINGS = [
+    "Hello, thanks for calling. How can I help you today?",
+    "Hi, you're through to Ava. What can I do for you?",
+    "Good morning, thanks for calling. What can I help with?",
+]
+REQUESTS = [
+    "Hi, I'd like to book an appointment.",
+    "I'm calling about my last bill.",
+    "Can you tell me what the options cost?",
+    "I need to change a booking I made.",
+]
+AGENT_MIDDLE = [
+    "Of course. Could I have your name, please?",
+    "Sure, let me check that for you.",
+    "When would suit you best?",
+    "I can offer Tuesday morning or Thursday afternoon.",
+]
+CALLER_MIDDLE = [
+    "It's Sam Lee.",
+    "Thursday afternoon would be best.",
+    "Sure, go ahead.",
+    "Hmm, let me think for a second.",
+]
+CLOSINGS = {
+    True: ("You're all set. Is there anything else?", "No, that's everything. Thanks!"),
+    False: ("No problem. Call us back any time.", "Okay, I'll think about it. Bye."),
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Send simulated calls to a running Switchboard through the router client: assign, "
+        "then report each call. --effect b=+0.05 makes variant b convert 5 points more."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--agent", required=True, metavar="SLUG", help="The agent called.")
+        parser.add_argument("--calls", required=True, type=int, help="How many calls to make.")
+        parser.add_argument(
+            "--effect",
+            action="append",
+            default=[],
+            metavar="KEY=±RATE",
+            help="Extra conversion for a variant, e.g. b=+0.05 (repeat for several).",
+        )
+        parser.add_argument("--url", help="Switchboard's address (default: SITE_URL).")
+        parser.add_argument("--key", help="A router key (default: a new one, revoked after).")
+        parser.add_argument("--callers", type=int, help="Distinct callers (default: calls / 2).")
+        parser.add_argument("--seed", type=int, help="Repeat a run (default: a random seed).")
+        parser.add_argument("--base-rate", type=float, default=0.2, help="Conversion rate.")
+        parser.add_argument("--days", type=float, default=14, help="Spread calls over days.")
+
+    def handle(self, *args, **options):
+        agent = _agent(options["agent"])
+        effects = _effects(options["effect"], agent)
+        _check_numbers(options)
+        seed = options["seed"] if options["seed"] is not None else random.randrange(1_000_000)
+        url = options["url"] or settings.SITE_URL
+        key, made = _key(options["key"])
+        try:
+            tally = self._simulate(agent, url, key, effects, seed, options, waits=made)
+        finally:
+            if made is not None:
+                api_key_revoke(key=made, user="simulate_traffic")
+        self._summarize(tally, agent, url, seed)
+
+    def _simulate(self, agent, url, key, effects, seed, options, waits):
+        rng, now = random.Random(seed), timezone.now()
+        calls, days = options["calls"], options["days"]
+        callers = _callers(rng, options["callers"] or max(1, calls // 2))
+        tally = {"calls": Counter(), "converted": Counter(), "fallbacks": 0}
+        with Client(url, key, timeout=1.0, max_retries=3) as client:
+            for n in range(calls):
+                caller, call_id = rng.choice(callers), f"sim-{seed}-{n:06d}"
+                assignment = _assign(client, agent.slug, caller, call_id, patient=waits and n == 0)
+                rate = options["base_rate"] + effects.get(assignment.variant_key, 0.0)
+                started = now - timedelta(seconds=rng.uniform(0, days * 86_400))
+                report = _call(rng, assignment, caller, call_id, rate, started)
+                client.report(report)
+                _count(tally, assignment, report["converted"])
+            client.flush()
+            tally["undelivered"] = client.undelivered()
+        return tally
+
+    def _summarize(self, tally, agent, url, seed):
+        total = sum(tally["calls"].values())
+        self.stdout.write(f"Sent {total:,} calls of {agent.slug} to {url} (--seed {seed}).")
+        self.stdout.write(f"{'variant':<14}{'calls':>8}{'converted':>11}")
+        for label, count in sorted(tally["calls"].items()):
+            rate = tally["converted"][label] / count
+            self.stdout.write(f"{label:<14}{count:>8,}{rate:>11.1%}")
+        self.stdout.write(f"Fallbacks: {tally['fallbacks']:,}.")
+        if tally["undelivered"]:
+            self.stderr.write(f"{tally['undelivered']:,} calls could not be delivered.")
+
+
+def _agent(slug: str) -> Agent:
+    agent = Agent.objects.filter(slug=slug).first()
+    if agent is None:
+        known = ", ".join(Agent.objects.order_by("slug").values_list("slug", flat=True))
+        raise CommandError(f"There is no agent “{slug}”. Agents: {known or 'none yet'}.")
+    if agent.current_version_id is None:
+        raise CommandError(f"The agent “{slug}” has no prompt yet.")
+    return agent
+
+
+def _effects(texts: list[str], agent: Agent) -> dict[str, float]:
+    """{variant key: extra conversion} from KEY=±RATE, for variants of the running experiment."""
+    effects = {}
+    for text in texts:
+        match = EFFECT.fullmatch(text.strip())
+        if match is None:
+            raise CommandError(
+                f"“{text}” is not an effect. Write KEY=±RATE, e.g. --effect b=+0.05 "
+                "(variant b converts 5 percentage points more)."
+            )
+        effects[match["key"]] = float(match["lift"])
+    running = agent.experiments.filter(status=Status.RUNNING).first()
+    keys = set(running.variants.values_list("key", flat=True)) if running else set()
+    unknown = sorted(set(effects) - keys)
+    if unknown and running is None:
+        raise CommandError(f"“{agent.slug}” runs no experiment, so --effect has no variant.")
+    if unknown:
+        raise CommandError(f"No variant {', '.join(unknown)}; variants: {', '.join(sorted(keys))}.")
+    return effects
+
+
+def _check_numbers(options) -> None:
+    if options["calls"] < 1:
+        raise CommandError("--calls must be at least 1.")
+    if options["callers"] is not None and options["callers"] < 1:
+        raise CommandError("--callers must be at least 1.")
+    if not 0 <= options["base_rate"] <= 1:
+        raise CommandError("--base-rate is a share of calls, between 0 and 1 (e.g. 0.2).")
+    if options["days"] <= 0:
+        raise CommandError("--days must be more than 0.")
+
+
+def _key(given: str | None):
+    """(raw key, the ApiKey made for this run or None)."""
+    if given:
+        return given, None
+    made, raw = api_key_create(name="simulator", scope="router", user="simulate_traffic")
+    return raw, made
+
+
+def _callers(rng: random.Random, count: int) -> list[str]:
+    return [f"+1555{number:07d}" for number in rng.sample(range(10_000_000), count)]
+
+
+def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool):
+    """The assignment, or a CommandError when Switchboard refuses or cannot answer. A patient
+    first call waits for a running server to learn of the key just made, and to warm up."""
+    deadline = time.monotonic() + (KEY_WAIT_SECONDS if patient else 0)
+    while True:
+        try:
+            return client.assign(slug, caller, call_id)
+        except (SwitchboardError, SwitchboardUnavailable) as error:
+            waiting = not isinstance(error, SwitchboardError) or error.status == 401
+            if not waiting or time.monotonic() >= deadline:
+                raise CommandError(f"Switchboard refused or did not answer: {error}") from None
+        time.sleep(0.25)
+
+
+def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dict:
+    """A plausible report: converted with probability `rate`, a short conversation, outcomes
+    that lean the way a converted (or lost) call does."""
+    converted = rng.random() < min(max(rate, 0.0), 1.0)
+    transcript = _conversation(rng, rng.randint(4, 8), converted)
+    mood = rng.gauss(0.45 if converted else 0.0, 0.25)
+    return {
+        "call_id": call_id,
+        "agent": assignment.agent,
+        "caller": caller,
+        "variant": assignment.variant_id,
+        "experiment": assignment.experiment_id,
+        "started_at": started,
+        "duration_seconds": round(transcript[-1]["start_seconds"] + rng.uniform(3, 20), 1),
+        "converted": converted,
+        "sentiment": round(min(max(mood, -1.0), 1.0), 2),
+        "transferred": not converted and rng.random() < 0.12,
+        "completed": rng.random() < 0.93,
+        "transcript": transcript,
+        "fields": {"simulated": True, "fallback": assignment.fallback},
+    }
+
+
+def _conversation(rng: random.Random, turns: int, converted: bool) -> list[dict]:
+    """`turns` turns in plain English, agent first: greeting, request, some back and forth,
+    and a closing that matches the outcome."""
+    middle = [rng.choice(AGENT_MIDDLE if i % 2 == 0 else CALLER_MIDDLE) for i in range(turns - 4)]
+    lines = [rng.choice(OPENINGS), rng.choice(REQUESTS), *middle, *CLOSINGS[converted]]
+    clock, transcript = 0.0, []
+    for i, text in enumerate(lines):
+        speaker = "agent" if i % 2 == 0 else "caller"
+        transcript.append({"speaker": speaker, "text": text, "start_seconds": clock})
+        clock = round(clock + rng.uniform(2, 12), 1)
+    return transcript
+
+
+def _count(tally: dict, assignment, converted: bool) -> None:
+    label = assignment.variant_key or NO_VARIANT
+    tally["calls"][label] += 1
+    tally["converted"][label] += converted
+    tally["fallbacks"] += assignment.fallback

@@ -1,0 +1,119 @@
+"""From calls to sufficient statistics: one GROUP BY per experiment, in the database.
+
+Every metric is analysed per assignment unit. When each caller keeps one variant, a caller
+who calls three times is one unit whose value is (sum over their calls) / (their calls):
+a ratio metric, so repeat callers do not inflate significance. In per-call experiments each
+call is its own unit (the ratio's denominator is then always 1, i.e. a plain mean).
+
+The inner query groups by (variant, unit) and yields, for each metric, the unit's sum and
+count of non-empty values; the outer query sums those per variant into n, sums, sums of
+squares and cross products. Works on PostgreSQL and on SQLite (the embedded default).
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from apps.stats.types import RatioStats
+
+# metric -> SQL for one call's value (NULL when the call did not report it)
+METRICS = {
+    "conversion": "CASE WHEN c.converted IS NULL THEN NULL WHEN c.converted THEN 1.0 ELSE 0.0 END",
+    "sentiment": "c.sentiment",
+    "duration": "DURATION",
+    "transfer_rate": "CASE WHEN c.transferred IS NULL THEN NULL "
+    "WHEN c.transferred THEN 1.0 ELSE 0.0 END",
+    "completion_rate": "CASE WHEN c.completed IS NULL THEN NULL "
+    "WHEN c.completed THEN 1.0 ELSE 0.0 END",
+}
+
+
+@dataclass(frozen=True)
+class ArmData:
+    variant_id: int
+    calls: int
+    units: int
+    metrics: dict[str, RatioStats]
+
+
+def _inner_columns() -> str:
+    return ",\n".join(
+        f"SUM({expr}) AS {name}_num, COUNT({expr}) AS {name}_den" for name, expr in METRICS.items()
+    )
+
+
+def _outer_columns() -> str:
+    parts = []
+    for m in METRICS:
+        num, den = f"COALESCE({m}_num, 0)", f"{m}_den"
+        parts.append(
+            f"SUM(CASE WHEN {den} > 0 THEN 1 ELSE 0 END), SUM({num}), SUM({num} * {num}), "
+            f"SUM({den}), SUM({den} * {den}), SUM({num} * {den})"
+        )
+    return ",\n".join(parts)
+
+
+def aggregate_sql(*, unit: str, duration_cap: float | None) -> str:
+    unit_column = "c.caller" if unit == "caller" else "c.id"
+    duration = (
+        "c.duration_seconds"
+        if duration_cap is None
+        else (
+            f"CASE WHEN c.duration_seconds > {float(duration_cap)!r} "
+            f"THEN {float(duration_cap)!r} ELSE c.duration_seconds END"
+        )
+    )
+    return f"""
+        SELECT variant_id, SUM(calls), COUNT(*), {_outer_columns()}
+        FROM (
+            SELECT c.variant_id, {unit_column} AS unit, COUNT(*) AS calls,
+                   {_inner_columns().replace("DURATION", duration)}
+            FROM calls_call c
+            WHERE c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop
+            GROUP BY c.variant_id, {unit_column}
+        ) per_unit
+        GROUP BY variant_id
+    """
+
+
+def duration_cap(experiment_id: int) -> float | None:
+    """The 99th percentile of call durations in the experiment (None when there are none)."""
+    sql = """SELECT duration_seconds FROM calls_call
+             WHERE experiment_id = %s AND duration_seconds IS NOT NULL AND NOT after_stop
+             ORDER BY duration_seconds LIMIT 1 OFFSET %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(duration_seconds) FROM calls_call "
+            "WHERE experiment_id = %s AND NOT after_stop",
+            [experiment_id],
+        )
+        count = cursor.fetchone()[0]
+        if not count:
+            return None
+        cursor.execute(sql, [experiment_id, int(0.99 * (count - 1))])
+        return float(cursor.fetchone()[0])
+
+
+def aggregate(experiment_id: int, *, unit: str, cap: bool = False) -> dict[int, ArmData]:
+    """Sufficient statistics per variant id, for every metric, in one query."""
+    sql = aggregate_sql(unit=unit, duration_cap=duration_cap(experiment_id) if cap else None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [experiment_id])
+        rows = cursor.fetchall()
+    return {row[0]: _arm(row) for row in rows}
+
+
+def _arm(row) -> ArmData:
+    variant_id, calls, units, *values = row
+    metrics = {}
+    for i, name in enumerate(METRICS):
+        n, num, num2, den, den2, cross = values[6 * i : 6 * i + 6]
+        metrics[name] = RatioStats(
+            int(n or 0),
+            float(num or 0),
+            float(num2 or 0),
+            float(den or 0),
+            float(den2 or 0),
+            float(cross or 0),
+        )
+    return ArmData(variant_id, int(calls), int(units), metrics)

@@ -1,0 +1,239 @@
+"""Sufficient statistics -> everything a results page shows. Only this module calls `stats`.
+
+`analyse()` is a pure function of the experiment's settings, its variants and the per-arm
+sufficient statistics; it returns the plain dict stored in a ResultSnapshot.
+"""
+
+from dataclasses import dataclass
+
+from apps.results.aggregation import ArmData
+from apps.stats import bayesian as bayes
+from apps.stats import planning
+from apps.stats.correction import compare_variants
+from apps.stats.ratio import ratio_moments
+from apps.stats.srm import srm_check
+from apps.stats.types import Moments, RatioStats
+from apps.stats.verdict import decide, is_significantly_worse
+
+ALPHA = 0.05
+EMPTY = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+GUARDRAILS = {  # metric: (label, direction in which it is good)
+    "transfer_rate": ("transfer rate", "lower"),
+    "completion_rate": ("completion rate", "higher"),
+    "duration": ("call duration", "lower"),
+    "sentiment": ("sentiment", "higher"),
+}
+PHRASES = {
+    "conversion": "converts",
+    "sentiment": "pleases callers",
+    "duration": "performs",
+    "custom": "meets the goal",
+}
+
+
+@dataclass(frozen=True)
+class Arm:
+    key: str
+    name: str
+    weight: int
+    is_control: bool
+    data: ArmData | None
+    exposures: int = 0
+
+    def moments(self, metric: str) -> Moments:
+        stats = self.data.metrics.get(metric, EMPTY) if self.data else EMPTY
+        return ratio_moments(stats)
+
+    @property
+    def calls(self) -> int:
+        return self.data.calls if self.data else 0
+
+
+@dataclass(frozen=True)
+class Setup:
+    goal: str
+    direction: str
+    guardrails: tuple[str, ...]
+    min_calls: int
+    tuning: int
+    min_lift: float
+    calls_per_day: float
+
+
+def analyse(setup: Setup, arms: list[Arm]) -> dict:
+    control, others = arms[0], arms[1:]
+    seq = _compare(setup, setup.goal, control, others, "sequential")
+    fixed = _compare(setup, setup.goal, control, others, "fixed", correction=False)
+    srm = _srm(arms)
+    guardrails = [_guardrail(setup, m, control, others) for m in setup.guardrails]
+    worse = {a.name: [g["label"] for g in guardrails if a.key in g["worse"]] for a in others}
+    planned = _planned(setup, control.moments(setup.goal))
+    verdict = decide(
+        seq,
+        setup.direction,
+        min_calls_per_arm=setup.min_calls,
+        srm=srm["flagged"],
+        guardrails_worse=worse,
+        planned_calls_per_arm=planned,
+        metric_phrase=PHRASES[setup.goal],
+    )
+    return {
+        "goal": setup.goal,
+        "direction": setup.direction,
+        "verdict": {
+            "code": verdict.code,
+            "sentence": _with_days(verdict.sentence, setup, arms, planned),
+        },
+        "srm": srm,
+        "guardrails": guardrails,
+        "plan": _plan(setup, arms, planned),
+        "variants": [_control_row(control, setup.goal)]
+        + [
+            _variant_row(a, s, f, v, setup, control)
+            for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
+        ],
+        "best": next((a.key for a in others if a.name == verdict.best), None),
+    }
+
+
+def _compare(setup, metric, control, others, method, correction=True):
+    return compare_variants(
+        control.moments(metric),
+        [(a.name, a.moments(metric)) for a in others],
+        ALPHA,
+        method=method,
+        tuning=setup.tuning,
+        correction=correction,
+    )
+
+
+def _srm(arms: list[Arm]) -> dict:
+    result = srm_check([a.exposures for a in arms], [a.weight for a in arms])
+    return {
+        "p_value": result.p_value,
+        "ok": not result.flagged,
+        "flagged": result.flagged,
+        "exposures": {a.key: a.exposures for a in arms},
+    }
+
+
+def _guardrail(setup, metric, control, others) -> dict:
+    label, direction = GUARDRAILS[metric]
+    results = _compare(setup, metric, control, others, "sequential")
+    rows = [_lift(a, r, metric) for a, r in zip(others, results, strict=True)]
+    worse = [
+        a.key
+        for a, r in zip(others, results, strict=True)
+        if is_significantly_worse(r.comparison, direction)
+    ]
+    return {
+        "metric": metric,
+        "label": label,
+        "direction": direction,
+        "worse": worse,
+        "control_mean": control.moments(metric).mean,
+        "variants": rows,
+    }
+
+
+def _lift(arm: Arm, result, metric) -> dict:
+    lift = result.comparison.relative
+    return {
+        "key": arm.key,
+        "mean": arm.moments(metric).mean,
+        "relative": lift.value,
+        "ci_low": lift.ci_low,
+        "ci_high": lift.ci_high,
+        "ok": lift.ok,
+    }
+
+
+def _interval(moments: Moments) -> tuple[float, float]:
+    half = 1.959964 * (moments.variance / moments.n) ** 0.5 if moments.n > 1 else 0.0
+    return moments.mean - half, moments.mean + half
+
+
+def _control_row(arm: Arm, goal: str) -> dict:
+    m = arm.moments(goal)
+    low, high = _interval(m)
+    return {
+        "key": arm.key,
+        "name": arm.name,
+        "weight": arm.weight,
+        "is_control": True,
+        "calls": arm.calls,
+        "units": m.n,
+        "mean": m.mean,
+        "ci_low": low,
+        "ci_high": high,
+        "lift": None,
+        "p_value": None,
+        "fixed_p_value": None,
+        "chance_to_win": None,
+        "verdict": None,
+    }
+
+
+def _variant_row(arm, seq, fixed, verdict, setup, control) -> dict:
+    m, lift = arm.moments(setup.goal), seq.comparison.relative
+    low, high = _interval(m)
+    chance = bayes.bayesian(control.moments(setup.goal), m, setup.direction, ALPHA)
+    return {
+        "key": arm.key,
+        "name": arm.name,
+        "weight": arm.weight,
+        "is_control": False,
+        "calls": arm.calls,
+        "units": m.n,
+        "mean": m.mean,
+        "ci_low": low,
+        "ci_high": high,
+        "lift": {
+            "relative": lift.value,
+            "ci_low": lift.ci_low,
+            "ci_high": lift.ci_high,
+            "ok": lift.ok,
+        },
+        "p_value": seq.adjusted_p_value,
+        "fixed_p_value": fixed.comparison.relative.p_value,
+        "chance_to_win": chance.chance_to_win if chance.ok else None,
+        "verdict": {
+            "code": verdict.code,
+            "sentence": verdict.sentence,
+            "calls_still_needed": verdict.calls_still_needed,
+        },
+    }
+
+
+def _planned(setup: Setup, control: Moments) -> int | None:
+    if control.n < 2:
+        return None
+    if setup.goal in ("conversion", "custom"):
+        mde = control.mean * setup.min_lift
+        return planning.calls_per_variant_for_proportion(control.mean, mde, ALPHA, 0.8)
+    sd = control.variance**0.5
+    return planning.calls_per_variant_for_mean(control.mean, sd, setup.min_lift, ALPHA, 0.8)
+
+
+def _plan(setup: Setup, arms: list[Arm], planned: int | None) -> dict:
+    active = [a for a in arms if a.weight > 0] or arms
+    fewest = min(a.moments(setup.goal).n for a in active)
+    total = planned * len(active) if planned else None
+    done = sum(a.moments(setup.goal).n for a in active)
+    return {
+        "calls_per_variant": planned,
+        "fewest_calls": fewest,
+        "progress": min(1.0, fewest / planned) if planned else None,
+        "days_left": planning.days_left(setup.calls_per_day, done, total) if total else None,
+        "calls_per_day": setup.calls_per_day,
+    }
+
+
+def _with_days(sentence: str, setup: Setup, arms: list[Arm], planned: int | None) -> str:
+    plan = _plan(setup, arms, planned)
+    days = plan["days_left"]
+    if not days or "more calls" not in sentence:
+        return sentence
+    unit = "day" if days == 1 else "days"
+    return f"{sentence} That is about {days:,} {unit} at the current volume."

@@ -1,0 +1,89 @@
+"""Computing and storing result snapshots."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.assignments.models import Exposure
+from apps.experiments.models import Experiment, Status
+from apps.results.aggregation import aggregate
+from apps.results.analysis import Arm, Setup, analyse
+from apps.results.models import ResultSnapshot
+
+
+def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSnapshot:
+    """Aggregate the experiment's calls in one query, analyse, store a snapshot.
+
+    A frozen snapshot (taken when the experiment stops) is stored once; asking again returns
+    the one already stored, so the results people decided on never move.
+    """
+    if frozen and (existing := experiment.snapshots.filter(frozen=True).first()):
+        return existing
+    arms = _arms(experiment)
+    data = analyse(_setup(experiment, arms), arms)
+    data["computed_at"] = timezone.now().isoformat()
+    snapshot = ResultSnapshot(
+        experiment=experiment,
+        computed_at=timezone.now(),
+        frozen=frozen,
+        calls=sum(a.calls for a in arms),
+        verdict_code=data["verdict"]["code"],
+        verdict_sentence=data["verdict"]["sentence"],
+        data=data,
+    )
+    try:
+        with transaction.atomic():
+            snapshot.save()
+    except IntegrityError:  # another worker froze it at the same moment
+        return experiment.snapshots.get(frozen=True)
+    return snapshot
+
+
+def _arms(experiment: Experiment) -> list[Arm]:
+    stats = aggregate(experiment.id, unit=experiment.unit, cap=experiment.cap_duration)
+    exposures = dict(
+        Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
+        .values("variant_id")
+        .annotate(n=Sum("count"))
+        .values_list("variant_id", "n")
+    )
+    variants = experiment.variants.order_by("-is_control", "key")
+    return [
+        Arm(v.key, v.name, v.weight, v.is_control, stats.get(v.id), exposures.get(v.id, 0))
+        for v in variants
+    ]
+
+
+def _setup(experiment: Experiment, arms: list[Arm]) -> Setup:
+    return Setup(
+        goal=experiment.goal_kind,
+        direction=experiment.goal_direction,
+        guardrails=tuple(experiment.guardrails),
+        min_calls=experiment.min_calls_per_arm,
+        tuning=experiment.sequential_tuning,
+        min_lift=experiment.min_lift,
+        calls_per_day=_calls_per_day(experiment, sum(a.calls for a in arms)),
+    )
+
+
+def _calls_per_day(experiment: Experiment, calls: int) -> float:
+    if experiment.started_at is None:
+        return 0.0
+    end = experiment.stopped_at or timezone.now()
+    days = max((end - experiment.started_at).total_seconds() / 86400, 1 / 24)
+    return calls / days
+
+
+def results_refresh_running() -> int:
+    """Refresh every running experiment; freeze any stopped one that has no frozen result."""
+    count = 0
+    for experiment in Experiment.objects.filter(status=Status.RUNNING):
+        results_compute(experiment=experiment)
+        count += 1
+    unfrozen = Experiment.objects.filter(
+        status__in=[Status.STOPPED, Status.APPLIED], started_at__isnull=False
+    ).exclude(snapshots__frozen=True)
+    for experiment in unfrozen:
+        results_compute(experiment=experiment, frozen=True)
+        count += 1
+    return count

@@ -1,0 +1,57 @@
+"""Background work through a real Celery worker on the real Redis broker."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from apps.experiments.services import experiment_start, experiment_stop
+from apps.results.models import ResultSnapshot
+from config.celery import app
+from tests.factories import make_agent, make_experiment, make_user
+from tests.results.helpers import add_calls
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker():
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+    app.conf.task_always_eager = True
+
+
+def wait_for(predicate, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_stopping_an_experiment_freezes_its_results_on_a_worker(worker):
+    user = make_user("ops", role="operator")
+    experiment = make_experiment(agent=make_agent(user=user), user=user)
+    experiment_start(experiment=experiment, user=user)
+    add_calls(experiment, {"control": 0.2, "b": 0.3}, per_variant=150)
+    experiment_stop(experiment=experiment, user=user)  # queues results.freeze on commit
+    assert wait_for(lambda: ResultSnapshot.objects.filter(frozen=True).exists())
+    snapshot = ResultSnapshot.objects.get(frozen=True)
+    assert snapshot.experiment_id == experiment.pk and snapshot.calls == 300
+
+
+def test_the_beat_job_refreshes_running_experiments_on_a_worker(worker):
+    from apps.results.tasks import refresh_running
+
+    user = make_user("ops", role="operator")
+    experiment = make_experiment(agent=make_agent(user=user), user=user)
+    experiment_start(experiment=experiment, user=user)
+    refresh_running.delay()
+    assert wait_for(lambda: ResultSnapshot.objects.filter(experiment=experiment).exists())
+
+
+def test_the_beat_schedule_refreshes_results_every_minute():
+    schedule = app.conf.beat_schedule["refresh-results"]
+    assert schedule["task"] == "results.refresh_running" and schedule["schedule"] == 60.0
