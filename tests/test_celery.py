@@ -5,8 +5,8 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
+from apps.experiments.models import ResultSnapshot
 from apps.experiments.services import experiment_start, experiment_stop
-from apps.results.models import ResultSnapshot
 from config.celery import app
 from tests.factories import make_agent, make_experiment, make_user
 from tests.results.helpers import add_calls

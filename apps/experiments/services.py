@@ -368,6 +368,30 @@ def experiment_stop(*, experiment: Experiment, user=None) -> Experiment:
     return experiment
 
 
+def _verdict_of(experiment: Experiment, key: str) -> dict | None:
+    snapshot = experiment.snapshots.filter(frozen=True).first() or experiment.snapshots.first()
+    if snapshot is None:
+        return None
+    row = next((v for v in snapshot.data.get("variants", []) if v["key"] == key), None)
+    return row and row.get("verdict")
+
+
+def _check_results_allow(experiment: Experiment, variant: Variant, reason: str) -> None:
+    """A worse guardrail blocks applying; a variant the results do not call a winner needs
+    a written reason, which the audit log keeps."""
+    if variant.is_control:
+        return  # keeping the current prompt needs no justification
+    verdict = _verdict_of(experiment, variant.key) or {}
+    if verdict.get("code") == "guardrail":
+        raise ValidationError(f"{verdict['sentence']} Applying it is blocked.", code="guardrail")
+    if verdict.get("code") != "winning" and not (reason or "").strip():
+        raise ValidationError(
+            f"The results do not call {variant.name} a winner. Write why you apply it anyway; "
+            "the reason is kept in the audit log.",
+            code="reason",
+        )
+
+
 @transaction.atomic
 def winner_apply(
     *, experiment: Experiment, variant_key: str, user=None, reason: str = ""
@@ -396,6 +420,7 @@ def winner_apply(
             f"“{running.name}” is running on {agent.name} now; stop it before applying "
             "this winner, so its control keeps meaning the current prompt."
         )
+    _check_results_allow(experiment, variant, reason)
     before = agent.current_version.number if agent.current_version_id else None
     agent.current_version = variant.prompt_version
     agent.save(update_fields=["current_version"])

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.results.models import ResultSnapshot
+from apps.experiments.models import ResultSnapshot
 
 
 @admin.register(ResultSnapshot)

@@ -1,4 +1,4 @@
-from apps.results.models import ResultSnapshot
+from apps.experiments.models import ResultSnapshot
 
 
 def latest_snapshot(experiment) -> ResultSnapshot | None:

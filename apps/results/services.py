@@ -5,10 +5,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.assignments.models import Exposure
-from apps.experiments.models import Experiment, Status
+from apps.experiments.models import Experiment, ResultSnapshot, Status
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
-from apps.results.models import ResultSnapshot
 
 
 def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSnapshot:

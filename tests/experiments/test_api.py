@@ -48,7 +48,9 @@ def test_automation_runs_an_experiment_end_to_end(api, admin_key):
     assert weights.status_code == 200 and weights.json()["weights_version"] == 2
     assert api.post(f"/api/v1/experiments/{pk}/start", key=admin_key).json()["status"] == "running"
     assert api.post(f"/api/v1/experiments/{pk}/stop", key=admin_key).json()["status"] == "stopped"
-    applied = api.post(f"/api/v1/experiments/{pk}/apply", {"variant": "b"}, key=admin_key)
+    applied = api.post(
+        f"/api/v1/experiments/{pk}/apply", {"variant": "b", "reason": "Reads warmer"}, key=admin_key
+    )
     assert applied.json()["status"] == "applied" and applied.json()["winner"] == "b"
 
     agents = api.get("/api/v1/agents", key=admin_key).json()

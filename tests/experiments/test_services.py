@@ -313,13 +313,13 @@ def test_apply_makes_the_winner_the_current_prompt(stopped, manager):
 
 
 def test_apply_twice_is_harmless(stopped, manager):
-    winner_apply(experiment=stopped, variant_key="b", user=manager)
-    winner_apply(experiment=stopped, variant_key="b", user=manager)
+    winner_apply(experiment=stopped, variant_key="b", user=manager, reason="ok")
+    winner_apply(experiment=stopped, variant_key="b", user=manager, reason="ok")
     assert AuditEntry.objects.filter(action="experiment.apply").count() == 1
 
 
 def test_apply_refuses_a_different_variant_after_applying(stopped, manager):
-    winner_apply(experiment=stopped, variant_key="b", user=manager)
+    winner_apply(experiment=stopped, variant_key="b", user=manager, reason="ok")
     with pytest.raises(ValidationError, match="already applied"):
         winner_apply(experiment=stopped, variant_key="control", user=manager)
 
@@ -348,3 +348,54 @@ def test_apply_refuses_while_another_experiment_runs_on_the_agent(stopped, manag
         winner_apply(experiment=stopped, variant_key="b", user=manager)
     stopped.refresh_from_db()
     assert stopped.status == Status.STOPPED
+
+
+def snapshot_saying(experiment, code, sentence="Variant B makes transfer rate worse."):
+    from django.utils import timezone
+
+    from apps.experiments.models import ResultSnapshot
+
+    return ResultSnapshot.objects.create(
+        experiment=experiment,
+        computed_at=timezone.now(),
+        frozen=True,
+        verdict_code=code,
+        verdict_sentence=sentence,
+        data={
+            "variants": [
+                {"key": "control", "verdict": None},
+                {"key": "b", "verdict": {"code": code, "sentence": sentence}},
+            ]
+        },
+    )
+
+
+def test_apply_of_a_non_winner_needs_a_written_reason(stopped, manager):
+    snapshot_saying(stopped, "no_difference_yet", "No clear difference yet.")
+    with pytest.raises(ValidationError, match="do not call Variant B a winner"):
+        winner_apply(experiment=stopped, variant_key="b", user=manager, reason="  ")
+    stopped.refresh_from_db()
+    assert stopped.status == Status.STOPPED
+    winner_apply(experiment=stopped, variant_key="b", user=manager, reason="Calls read better")
+    assert AuditEntry.objects.get(action="experiment.apply").reason == "Calls read better"
+
+
+def test_apply_of_a_winner_needs_no_reason(stopped, manager):
+    snapshot_saying(stopped, "winning", "Variant B converts 12% better.")
+    winner_apply(experiment=stopped, variant_key="b", user=manager)
+    stopped.refresh_from_db()
+    assert stopped.status == Status.APPLIED
+
+
+def test_apply_is_blocked_by_a_worse_guardrail_even_with_a_reason(stopped, manager):
+    snapshot_saying(stopped, "guardrail")
+    with pytest.raises(ValidationError, match=r"transfer rate worse\. Applying it is blocked"):
+        winner_apply(experiment=stopped, variant_key="b", user=manager, reason="I insist")
+    stopped.refresh_from_db()
+    assert stopped.status == Status.STOPPED
+
+
+def test_applying_the_control_keeps_the_prompt_without_a_reason(stopped, manager):
+    winner_apply(experiment=stopped, variant_key="control", user=manager)
+    stopped.refresh_from_db()
+    assert stopped.status == Status.APPLIED and stopped.winner.key == "control"
