@@ -8,6 +8,7 @@ ACTION_WORDS = {
     "experiment.create": "drafted the experiment",
     "variant.fork": "added a variant",
     "variant.update_prompt": "edited a variant's prompt",
+    "variant.update": "saved a variant",
     "experiment.weights": "changed the traffic split",
     "experiment.start": "started the experiment",
     "experiment.stop": "stopped the experiment",

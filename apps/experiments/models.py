@@ -109,6 +109,15 @@ class Experiment(models.Model):
         return reverse("experiments:detail", args=[self.pk])
 
     @property
+    def goal_label(self) -> str:
+        return {
+            "conversion": "Conversion rate",
+            "sentiment": "Sentiment",
+            "duration": "Call duration",
+            "custom": "Pass rate",
+        }[self.goal_kind]
+
+    @property
     def guardrail_labels(self) -> list[str]:
         return [Guardrail(g).label for g in self.guardrails if g in Guardrail.values]
 

@@ -24,6 +24,7 @@ from apps.experiments.models import (
     Unit,
     Variant,
 )
+from apps.experiments.selectors import variant_verdict
 
 log = logging.getLogger(__name__)
 VARIANT_KEYS = "bcdefghij"  # control plus at most nine challengers
@@ -246,6 +247,40 @@ def variant_update_prompt(*, variant: Variant, body: str, user=None, note: str =
     return variant
 
 
+@transaction.atomic
+def variant_update(
+    *, variant: Variant, name: str, body: str, config_overrides: dict | None = None, user=None
+) -> Variant:
+    """Save a draft variant from its editor: name, prompt (a new version when it changed)
+    and configuration overrides. The control's prompt stays the agent's current prompt."""
+    experiment = _locked(variant.experiment)
+    variant = experiment.variants.select_related("prompt_version").get(pk=variant.pk)
+    _require_status(experiment, {Status.DRAFT}, "variants can be edited")
+    if variant.is_control and (body or "").strip() != variant.prompt_version.body:
+        raise ValidationError(
+            {"prompt": "The control is the agent's current prompt; change it in a variant."}
+        )
+    before = {"name": variant.name, "config": variant.config_overrides}
+    variant.name = (name or "").strip() or variant.name
+    variant.config_overrides = _clean_overrides(config_overrides)
+    variant.full_clean()
+    variant.save(update_fields=["name", "config_overrides"])
+    if not variant.is_control and (body or "").strip() != variant.prompt_version.body:
+        variant = variant_update_prompt(variant=variant, body=body, user=user)
+    audit_record(
+        actor=user,
+        action="variant.update",
+        obj=experiment,
+        before=before,
+        after={
+            "name": variant.name,
+            "config": variant.config_overrides,
+            "version": variant.prompt_version.number,
+        },
+    )
+    return variant
+
+
 def _clean_weights(weights, keys: list[str]) -> dict[str, int]:
     if not isinstance(weights, dict) or not weights:
         raise ValidationError('Give a weight for each variant, e.g. {"control": 50, "b": 50}.')
@@ -368,20 +403,12 @@ def experiment_stop(*, experiment: Experiment, user=None) -> Experiment:
     return experiment
 
 
-def _verdict_of(experiment: Experiment, key: str) -> dict | None:
-    snapshot = experiment.snapshots.filter(frozen=True).first() or experiment.snapshots.first()
-    if snapshot is None:
-        return None
-    row = next((v for v in snapshot.data.get("variants", []) if v["key"] == key), None)
-    return row and row.get("verdict")
-
-
 def _check_results_allow(experiment: Experiment, variant: Variant, reason: str) -> None:
     """A worse guardrail blocks applying; a variant the results do not call a winner needs
     a written reason, which the audit log keeps."""
     if variant.is_control:
         return  # keeping the current prompt needs no justification
-    verdict = _verdict_of(experiment, variant.key) or {}
+    verdict = variant_verdict(experiment, variant.key) or {}
     if verdict.get("code") == "guardrail":
         raise ValidationError(f"{verdict['sentence']} Applying it is blocked.", code="guardrail")
     if verdict.get("code") != "winning" and not (reason or "").strip():

@@ -5,5 +5,13 @@ from apps.experiments import views
 app_name = "experiments"
 urlpatterns = [
     path("", views.experiment_list, name="list"),
+    path("new/", views.experiment_new, name="new"),
     path("<int:pk>/", views.experiment_detail, name="detail"),
+    path("<int:pk>/weights/", views.weights_save, name="weights"),
+    path("<int:pk>/start/", views.experiment_start, name="start"),
+    path("<int:pk>/stop/", views.experiment_stop, name="stop"),
+    path("<int:pk>/apply/", views.experiment_apply, name="apply"),
+    path("<int:pk>/variants/new/", views.variant_new, name="variant-new"),
+    path("<int:pk>/variants/diff/", views.variant_diff, name="variant-diff"),
+    path("<int:pk>/variants/<slug:key>/", views.variant_edit, name="variant"),
 ]

@@ -1,22 +1,233 @@
-from django.shortcuts import get_object_or_404, render
+"""The operator's pages. Each view parses input, calls one service or selector, renders."""
 
-from apps.experiments import selectors
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.agents.diffing import prompt_diff
+from apps.experiments import selectors, services
+from apps.experiments.forms import ApplyForm, ExperimentForm, VariantForm, add_service_errors
 from apps.experiments.models import Status
+
+RUN = "experiments.run_experiment"
+APPLY = "experiments.apply_winner"
 
 
 def experiment_list(request):
-    status = request.GET.get("status", "")
-    return render(
-        request,
-        "experiments/experiment_list.html",
-        {
-            "experiments": selectors.experiments_for_list(status=status),
-            "status": status,
-            "statuses": Status.choices,
-        },
-    )
+    status, query = request.GET.get("status", ""), request.GET.get("q", "").strip()
+    context = {
+        "experiments": selectors.experiments_for_list(status=status, query=query),
+        "status": status,
+        "q": query,
+        "statuses": Status.choices,
+    }
+    return render(request, "experiments/experiment_list.html", context)
+
+
+@permission_required("experiments.add_experiment", raise_exception=True)
+def experiment_new(request):
+    form = ExperimentForm(request.POST or None, initial={"agent": request.GET.get("agent")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            experiment = services.experiment_create(user=request.user, **form.service_kwargs())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                "Drafted. The control is the agent's current prompt; "
+                "add a variant to compare with it.",
+            )
+            return redirect(experiment)
+    return render(request, "experiments/experiment_new.html", {"form": form})
 
 
 def experiment_detail(request, pk):
     experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
-    return render(request, "experiments/experiment_detail.html", {"experiment": experiment})
+    return render(request, "experiments/experiment_detail.html", _detail(experiment))
+
+
+def _detail(experiment, **extra) -> dict:
+    variants = list(experiment.variants.all())
+    return {
+        "experiment": experiment,
+        "variants": variants,
+        "weights": {v.key: v.weight for v in variants},
+        "total": 100,
+        "expected_version": experiment.weights_version,
+        **extra,
+    }
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def weights_save(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    typed = {v.key: request.POST.get(f"w_{v.key}", "") for v in experiment.variants.all()}
+    try:
+        services.weights_set(
+            experiment=experiment,
+            user=request.user,
+            weights=_as_numbers(typed),
+            expected_version=_int_or_none(request.POST.get("expected_version")),
+        )
+    except ValidationError as error:
+        context = _detail(
+            experiment, weights=typed, weights_error=" ".join(error.messages), total=_total(typed)
+        )
+        return render(request, _template(request, "traffic"), context, status=400)
+    experiment = selectors.experiments_for_page().get(pk=pk)
+    context = _detail(experiment, weights_saved=True)
+    if request.htmx:
+        return render(request, _template(request, "traffic"), context)
+    messages.success(request, "Traffic split saved.")
+    return redirect(experiment)
+
+
+def _template(request, partial: str) -> str:
+    page = "experiments/experiment_detail.html"
+    return f"{page}#{partial}" if request.htmx else page
+
+
+def _as_numbers(typed: dict) -> dict:
+    return {k: int(v) if v.strip().lstrip("-").isdigit() else v for k, v in typed.items()}
+
+
+def _total(typed: dict) -> int | None:
+    numbers = _as_numbers(typed).values()
+    return sum(numbers) if all(isinstance(n, int) for n in numbers) else None
+
+
+def _int_or_none(raw):
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _lifecycle(request, pk, action, done: str):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    try:
+        action(experiment=experiment, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done)
+    return redirect(experiment)
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def experiment_start(request, pk):
+    return _lifecycle(
+        request, pk, services.experiment_start, "Started. Routers now send callers to the variants."
+    )
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def experiment_stop(request, pk):
+    return _lifecycle(
+        request,
+        pk,
+        services.experiment_stop,
+        "Stopped. All calls go to the control prompt; the results are frozen.",
+    )
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def variant_new(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    try:
+        variant = services.variant_fork(experiment=experiment, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(experiment)
+    return redirect("experiments:variant", pk=pk, key=variant.key)
+
+
+@permission_required(RUN, raise_exception=True)
+def variant_edit(request, pk, key):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    variant = get_object_or_404(experiment.variants.select_related("prompt_version"), key=key)
+    control = experiment.variants.get(is_control=True)
+    form = VariantForm(request.POST or None, initial=_variant_initial(variant))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.variant_update(
+                variant=variant,
+                name=form.cleaned_data["name"],
+                body=form.cleaned_data["prompt"],
+                user=request.user,
+                config_overrides=form.overrides(),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['name']} saved.")
+            return redirect(experiment)
+    body = form["prompt"].value() or ""
+    diff = prompt_diff(control.prompt_version.body, body)
+    context = {
+        "experiment": experiment,
+        "variant": variant,
+        "control": control,
+        "form": form,
+        "diff": diff,
+        "editable": experiment.status == Status.DRAFT,
+    }
+    return render(request, "experiments/variant_edit.html", context)
+
+
+def _variant_initial(variant) -> dict:
+    overrides = variant.config_overrides or {}
+    return {
+        "name": variant.name,
+        "prompt": variant.prompt_version.body,
+        "model": overrides.get("model", ""),
+        "temperature": overrides.get("temperature"),
+        "voice": overrides.get("voice", ""),
+    }
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def variant_diff(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    control = experiment.variants.get(is_control=True)
+    diff = prompt_diff(control.prompt_version.body, request.POST.get("prompt", ""))
+    return render(request, "experiments/variant_edit.html#diff", {"diff": diff})
+
+
+@permission_required(APPLY, raise_exception=True)
+def experiment_apply(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    key = request.POST.get("variant") or request.GET.get("variant", "")
+    variant = get_object_or_404(experiment.variants.select_related("prompt_version"), key=key)
+    form = ApplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.winner_apply(
+                experiment=experiment,
+                variant_key=key,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            form.add_error("reason" if error.code == "reason" else None, error.messages)
+        else:
+            messages.success(
+                request,
+                f"{experiment.agent.name} now uses {variant.name}'s "
+                "prompt. Routers get it on their next call.",
+            )
+            return redirect(experiment.agent)
+    current = experiment.agent.current_version
+    context = {
+        "experiment": experiment,
+        "variant": variant,
+        "form": form,
+        "verdict": selectors.variant_verdict(experiment, key),
+        "diff": prompt_diff(current.body, variant.prompt_version.body),
+    }
+    return render(request, "experiments/apply.html", context)

@@ -11,6 +11,7 @@ from apps.experiments.services import (
     experiment_start,
     experiment_stop,
     variant_fork,
+    variant_update,
     variant_update_prompt,
     weights_set,
     winner_apply,
@@ -399,3 +400,33 @@ def test_applying_the_control_keeps_the_prompt_without_a_reason(stopped, manager
     winner_apply(experiment=stopped, variant_key="control", user=manager)
     stopped.refresh_from_db()
     assert stopped.status == Status.APPLIED and stopped.winner.key == "control"
+
+
+def test_variant_update_saves_name_prompt_and_overrides(experiment, operator):
+    b = experiment.variants.get(key="b")
+    saved = variant_update(
+        variant=b,
+        name="Warm",
+        body="Be warm.",
+        user=operator,
+        config_overrides={"temperature": 0.9},
+    )
+    assert (saved.name, saved.prompt_version.body) == ("Warm", "Be warm.")
+    assert saved.config_overrides == {"temperature": 0.9}
+
+
+def test_variant_update_refuses_changing_the_control_prompt(experiment, operator):
+    control = experiment.variants.get(key="control")
+    with pytest.raises(ValidationError, match="control is the agent's current prompt"):
+        variant_update(variant=control, name="Control", body="Different", user=operator)
+    control.refresh_from_db()
+    assert control.prompt_version == experiment.agent.current_version
+
+
+def test_variant_update_refuses_once_running(experiment, operator):
+    experiment_start(experiment=experiment, user=operator)
+    b = experiment.variants.get(key="b")
+    with pytest.raises(ValidationError, match="variants can be edited only while it is draft"):
+        variant_update(variant=b, name="New name", body=b.prompt_version.body, user=operator)
+    b.refresh_from_db()
+    assert b.name == "Variant B"

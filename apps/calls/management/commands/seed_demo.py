@@ -12,6 +12,7 @@ from apps.accounts.roles import user_set_role
 from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
 from apps.calls.models import Call
+from apps.experiments.models import Experiment
 from apps.experiments.services import (
     experiment_create,
     experiment_start,
@@ -103,6 +104,8 @@ class Command(BaseCommand):
         b = variant_fork(experiment=warm, user=operator, name="Warm thanks", body=FRONT_DESK_WARM)
         weights_set(experiment=warm, weights={"control": 50, "b": 50}, user=operator)
         experiment_start(experiment=warm, user=operator)
+        # The demo pretends the test has run for two weeks, as its calls do.
+        Experiment.objects.filter(pk=warm.pk).update(started_at=timezone.now() - timedelta(days=14))
         self._calls(desk, warm, {warm.control: 0.22, b: 0.27}, count=800)
 
         collections = agent_create(

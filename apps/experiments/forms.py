@@ -1,0 +1,131 @@
+"""Forms for the operator's pages. They only shape input; the services hold the rules."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from apps.agents.models import Agent
+from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
+
+GOAL_CHOICES = [
+    ("conversion", "Conversion: more calls end in a successful outcome"),
+    ("sentiment", "Sentiment: callers sound happier"),
+    ("duration", "Call duration"),
+    ("custom", "Custom: an LLM judges each call against your criterion"),
+]
+
+
+class ExperimentForm(forms.Form):
+    agent = forms.ModelChoiceField(
+        Agent.objects.filter(current_version__isnull=False), to_field_name="slug", empty_label=None
+    )
+    name = forms.CharField(
+        max_length=120,
+        label="Name",
+        widget=forms.TextInput(attrs={"placeholder": "Warmer greeting"}),
+    )
+    description = forms.CharField(
+        label="Hypothesis",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "What do you expect to happen, and why?"}
+        ),
+    )
+    goal_kind = forms.ChoiceField(
+        choices=GOAL_CHOICES, initial=GoalKind.CONVERSION, widget=forms.RadioSelect, label="Goal"
+    )
+    goal_direction = forms.ChoiceField(
+        choices=[(Direction.LOWER, "Shorter is better"), (Direction.HIGHER, "Longer is better")],
+        initial=Direction.LOWER,
+        widget=forms.RadioSelect,
+        required=False,
+        label="For call duration",
+    )
+    goal_criteria = forms.CharField(
+        required=False,
+        label="Criterion for the judge",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "placeholder": "The agent learns the caller's "
+                "budget and timeline without being pushy.",
+            }
+        ),
+    )
+    guardrails = forms.MultipleChoiceField(
+        choices=Guardrail.choices,
+        initial=[Guardrail.TRANSFER_RATE],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Guardrails (must not get worse)",
+    )
+    unit = forms.ChoiceField(
+        choices=Unit.choices,
+        initial=Unit.CALLER,
+        widget=forms.RadioSelect,
+        label="Who gets which variant",
+    )
+    min_lift_percent = forms.FloatField(
+        initial=5,
+        min_value=0.1,
+        max_value=1000,
+        label="Smallest lift worth detecting (%)",
+        widget=forms.NumberInput(attrs={"step": "0.5"}),
+    )
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        direction = data["goal_direction"] if data["goal_kind"] == GoalKind.DURATION else ""
+        return {
+            "agent": data["agent"],
+            "name": data["name"],
+            "description": data["description"],
+            "goal_kind": data["goal_kind"],
+            "goal_direction": direction,
+            "goal_criteria": data["goal_criteria"],
+            "guardrails": data["guardrails"],
+            "unit": data["unit"],
+            "min_lift": data["min_lift_percent"] / 100,
+        }
+
+
+class VariantForm(forms.Form):
+    name = forms.CharField(max_length=120, label="Name")
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), label="Prompt", strip=True)
+    model = forms.CharField(
+        max_length=100, required=False, label="Model", help_text="Leave empty to use the agent's."
+    )
+    temperature = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=2,
+        label="Temperature",
+        help_text="0 to 2; empty = agent's.",
+    )
+    voice = forms.CharField(
+        max_length=100, required=False, label="Voice", help_text="Leave empty to use the agent's."
+    )
+
+    def overrides(self) -> dict:
+        data = self.cleaned_data
+        return {
+            k: data[k] for k in ("model", "temperature", "voice") if data.get(k) not in (None, "")
+        }
+
+
+class ApplyForm(forms.Form):
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Why apply it?"
+    )
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError next to the field it names, else on top of the form."""
+    aliases = {"min_lift": "min_lift_percent", "prompt": "prompt", "config": None}
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            name = aliases.get(field, field)
+            target = name if name in form.fields else None
+            for message in errors:
+                form.add_error(target, message.messages)
+    else:
+        form.add_error(None, error.messages)

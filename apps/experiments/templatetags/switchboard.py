@@ -1,0 +1,58 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    """{{ weights|get_item:variant.key }}"""
+    return mapping.get(key, "") if mapping else ""
+
+
+@register.filter
+def percent(value, digits=1):
+    """0.1234 -> "12.3%"; None -> "—"."""
+    if value is None:
+        return "—"
+    return f"{value * 100:,.{int(digits)}f}%"
+
+
+@register.filter
+def signed_percent(value, digits=1):
+    """0.1234 -> "+12.3%", -0.05 -> "-5.0%"; None -> "—"."""
+    if value is None:
+        return "—"
+    text = f"{abs(value) * 100:,.{int(digits)}f}%"
+    return ("+" if value > 0 else "-" if value < 0 else "") + text
+
+
+@register.filter
+def metric(value, goal):
+    """A goal metric for people: rates as percents, sentiment as +0.32, durations as 1m 35s."""
+    if value is None:
+        return "—"
+    if goal in ("conversion", "custom", "transfer_rate", "completion_rate"):
+        return percent(value)
+    if goal == "sentiment":
+        return f"{value:+.2f}"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+@register.filter
+def chance(value):
+    """Chance to beat control: 0.97 -> "97%", extremes shown as "> 99.9%" / "< 0.1%"."""
+    if value is None:
+        return "—"
+    if value > 0.999:
+        return "> 99.9%"
+    if value < 0.001:
+        return "< 0.1%"
+    return f"{value * 100:.0f}%"
+
+
+@register.filter
+def pvalue(value):
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
