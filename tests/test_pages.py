@@ -123,3 +123,16 @@ def test_missing_pages_are_404(client, viewer):
     client.force_login(viewer)
     assert client.get(reverse("agents:detail", args=["nobody"])).status_code == 404
     assert client.get(reverse("experiments:detail", args=[999999])).status_code == 404
+
+
+def test_audit_log_filters_by_person_and_text(client, viewer, experiment, operator):
+    from apps.audit.services import audit_record
+
+    audit_record(actor="key:ci", action="experiment.stop", obj=experiment, reason="nightly")
+    client.force_login(viewer)
+    by_key = client.get(reverse("audit:log") + "?who=key:ci").text
+    assert "nightly" in by_key and "drafted the experiment" not in by_key
+    by_text = client.get(reverse("audit:log") + "?q=nightly").text
+    assert "stopped the experiment" in by_text
+    nothing = client.get(reverse("audit:log") + "?q=zzz").text
+    assert "Nothing matches these filters." in nothing
