@@ -10,11 +10,12 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test lint format bench lock services clean
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock clients/python/pyproject.toml
 	@PY="$$(scripts/find-python)" || exit 1; \
 	  [ -x $(BIN)/python ] || { echo "Creating $(VENV) with $$PY"; "$$PY" -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e clients/python
 	@touch $@
 
 run: $(STAMP)

@@ -5,7 +5,8 @@ from django.db.models.signals import post_migrate
 def _sync_roles(sender, **kwargs):
     # Permissions are created per app after its migrations; sync once the last app is done.
     configs = list(apps.get_app_configs())
-    if sender is not configs[-1]:
+    with_models = [c for c in configs if c.models_module is not None]  # only those get it
+    if sender is not with_models[-1]:
         return
     from django.contrib.auth.management import create_permissions
 

@@ -5,6 +5,7 @@ Seeded, so a run can be repeated: the same seed makes the same calls with the sa
 and reporting a call again updates it rather than counting it twice.
 """
 
+import logging
 import random
 import re
 import time
@@ -49,8 +50,9 @@ CALLER_MIDDLE = [
 ]
 CLOSINGS = {
     True: ("You're all set. Is there anything else?", "No, that's everything. Thanks!"),
-    False: ("No problem. Call us back any time.", "Okay, I'll think about it. Bye."),
+    False: ("No problem. Call us back any time.", "Okay, I'll think about it."),
 }
+GOODBYE = "Thanks for calling. Goodbye!"
 
 
 class Command(BaseCommand):
@@ -83,8 +85,13 @@ class Command(BaseCommand):
         seed = options["seed"] if options["seed"] is not None else random.randrange(1_000_000)
         url = options["url"] or settings.SITE_URL
         key, made = _key(options["key"])
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
         try:
-            tally = self._simulate(agent, url, key, effects, seed, options, waits=made)
+            tally = self._simulate(agent, url, key, effects, seed, options, waits=made is not None)
+        except SwitchboardUnavailable as error:
+            raise CommandError(f"Is Switchboard running at {url}? {error}") from None
+        except SwitchboardError as error:
+            raise CommandError(f"Switchboard at {url} refused: {error}") from None
         finally:
             if made is not None:
                 api_key_revoke(key=made, user="simulate_traffic")
@@ -110,14 +117,19 @@ class Command(BaseCommand):
 
     def _summarize(self, tally, agent, url, seed):
         total = sum(tally["calls"].values())
-        self.stdout.write(f"Sent {total:,} calls of {agent.slug} to {url} (--seed {seed}).")
+        self.stdout.write(f"Simulated {total:,} calls of {agent.slug} at {url} (--seed {seed}).")
         self.stdout.write(f"{'variant':<14}{'calls':>8}{'converted':>11}")
-        for label, count in sorted(tally["calls"].items()):
+        for label, count in sorted(tally["calls"].items(), key=_control_first):
             rate = tally["converted"][label] / count
             self.stdout.write(f"{label:<14}{count:>8,}{rate:>11.1%}")
         self.stdout.write(f"Fallbacks: {tally['fallbacks']:,}.")
         if tally["undelivered"]:
-            self.stderr.write(f"{tally['undelivered']:,} calls could not be delivered.")
+            self.stderr.write(f"{tally['undelivered']:,} of them could not be reported.")
+
+
+def _control_first(item) -> tuple:
+    label = item[0]
+    return (label == NO_VARIANT, label != "control", label)
 
 
 def _agent(slug: str) -> Agent:
@@ -175,8 +187,8 @@ def _callers(rng: random.Random, count: int) -> list[str]:
 
 
 def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool):
-    """The assignment, or a CommandError when Switchboard refuses or cannot answer. A patient
-    first call waits for a running server to learn of the key just made, and to warm up."""
+    """The assignment. A patient first call waits for a running server to learn of the key
+    just made (its routing table reloads about once a second) and to warm up."""
     deadline = time.monotonic() + (KEY_WAIT_SECONDS if patient else 0)
     while True:
         try:
@@ -184,7 +196,7 @@ def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool)
         except (SwitchboardError, SwitchboardUnavailable) as error:
             waiting = not isinstance(error, SwitchboardError) or error.status == 401
             if not waiting or time.monotonic() >= deadline:
-                raise CommandError(f"Switchboard refused or did not answer: {error}") from None
+                raise
         time.sleep(0.25)
 
 
@@ -212,10 +224,12 @@ def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dic
 
 
 def _conversation(rng: random.Random, turns: int, converted: bool) -> list[dict]:
-    """`turns` turns in plain English, agent first: greeting, request, some back and forth,
-    and a closing that matches the outcome."""
-    middle = [rng.choice(AGENT_MIDDLE if i % 2 == 0 else CALLER_MIDDLE) for i in range(turns - 4)]
-    lines = [rng.choice(OPENINGS), rng.choice(REQUESTS), *middle, *CLOSINGS[converted]]
+    """`turns` turns in plain English, agent first: greeting, request, some back and forth, a
+    closing that matches the outcome, and the agent's goodbye when the count is odd."""
+    pairs = (turns - 4) // 2
+    middle = zip(rng.sample(AGENT_MIDDLE, pairs), rng.sample(CALLER_MIDDLE, pairs), strict=True)
+    lines = [rng.choice(OPENINGS), rng.choice(REQUESTS), *(line for two in middle for line in two)]
+    lines += [*CLOSINGS[converted], *([GOODBYE] if turns % 2 else [])]
     clock, transcript = 0.0, []
     for i, text in enumerate(lines):
         speaker = "agent" if i % 2 == 0 else "caller"
