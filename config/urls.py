@@ -20,6 +20,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("agents/", include("apps.agents.urls")),
     path("experiments/", include("apps.experiments.urls")),
+    path("calls/", include("apps.calls.urls")),
     path("results/", include("apps.results.urls")),
     path("audit/", include("apps.audit.urls")),
     path("admin/", admin.site.urls),

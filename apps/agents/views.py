@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from apps.agents import selectors
 from apps.agents.models import Agent
@@ -13,17 +15,25 @@ def agent_list(request):
     return render(request, "agents/agent_list.html", {"agents": selectors.agents_for_list()})
 
 
+# The same URL answers htmx with the diff alone and browsers with the page: caches must not mix.
+@vary_on_headers("HX-Request")
 def agent_detail(request, slug):
     agent = get_object_or_404(selectors.agents_for_page(), slug=slug)
-    return render(
-        request,
-        "agents/agent_detail.html",
-        {
-            "agent": agent,
-            "versions": selectors.prompt_history(agent),
-            "experiments": agent.experiments.order_by("-created_at"),
-        },
+    versions = list(selectors.prompt_history(agent))
+    comparison = selectors.prompt_comparison(
+        agent, versions, request.GET.get("a"), request.GET.get("b")
     )
+    # htmx restoring history after Back wants the whole page, not the fragment.
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "agents/agent_detail.html#diff", {"comparison": comparison})
+    context = {
+        "agent": agent,
+        "versions": versions,
+        "comparison": comparison,
+        "experiments": selectors.experiments_for_agent_page(agent),
+        "site_url": settings.SITE_URL.rstrip("/"),
+    }
+    return render(request, "agents/agent_detail.html", context)
 
 
 @require_POST

@@ -69,7 +69,7 @@ class ExperimentForm(forms.Form):
         min_value=0.1,
         max_value=1000,
         label="Smallest lift worth detecting (%)",
-        widget=forms.NumberInput(attrs={"step": "0.5"}),
+        widget=forms.NumberInput(attrs={"step": "any"}),
     )
 
     def service_kwargs(self) -> dict:

@@ -24,14 +24,11 @@ def timeline(experiment) -> dict:
     for computed_at, data in rows:
         for v in data.get("variants", []):
             s = series.setdefault(v["key"], {"name": v["name"], "points": []})
-            s["points"].append(
-                {
-                    "t": computed_at.isoformat(),
-                    "mean": v["mean"],
-                    "low": v["ci_low"],
-                    "high": v["ci_high"],
-                }
-            )
+            empty = not v.get("units")  # before any call there is no rate, not a rate of 0
+            point = {"t": computed_at.isoformat()}
+            for name, key in (("mean", "mean"), ("low", "ci_low"), ("high", "ci_high")):
+                point[name] = None if empty else v[key]
+            s["points"].append(point)
     return {"series": list(series.values())}
 
 
