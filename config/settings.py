@@ -184,7 +184,21 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 
-EMAIL_URL = env_str("EMAIL_URL")
+# The LLM judge of custom goals: any OpenAI-compatible chat-completions endpoint.
+JUDGE_BASE_URL = env_str("JUDGE_BASE_URL")  # e.g. https://api.openai.com/v1
+JUDGE_MODEL = env_str("JUDGE_MODEL")
+JUDGE_API_KEY = env_str("JUDGE_API_KEY")
+JUDGE_TIMEOUT_SECONDS = float(env_str("JUDGE_TIMEOUT_SECONDS", "30"))
+
+# Where a guardrail's automatic pause is announced (Slack-compatible incoming webhook).
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+ALERT_EMAILS = env_list("ALERT_EMAILS")
+
+EMAIL_HOST = env_str("EMAIL_HOST")  # empty: no email is sent
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "switchboard@localhost")
 
 LOGGING = {

@@ -70,6 +70,25 @@ class Experiment(models.Model):
     cap_duration = models.BooleanField(
         default=False, help_text="Cap call durations at the 99th percentile (outliers)."
     )
+    judge_base_url = models.URLField(
+        blank=True, help_text="Chat-completions endpoint of the LLM judge; empty = the site's."
+    )
+    judge_model = models.CharField(
+        max_length=100, blank=True, help_text="The judge's model; empty = the site's."
+    )
+    judging_paused_reason = models.TextField(
+        blank=True, help_text="Why judging is paused (the endpoint refused); empty = running."
+    )
+    guardrail_threshold = models.FloatField(
+        default=0.03,
+        help_text="Auto-pause a variant whose guardrail is significantly worse "
+        "by more than this relative amount (0.03 = 3%).",
+    )
+    optimize = models.BooleanField(
+        default=False,
+        help_text="Optimize mode: traffic shifts to the best variant "
+        "(Thompson sampling) instead of a fixed split.",
+    )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
@@ -109,6 +128,16 @@ class Experiment(models.Model):
         return reverse("experiments:detail", args=[self.pk])
 
     @property
+    def judge(self) -> tuple[str, str]:
+        """(base URL, model) of the LLM judge for this experiment; empty when unconfigured."""
+        from django.conf import settings
+
+        return (
+            self.judge_base_url or settings.JUDGE_BASE_URL,
+            self.judge_model or settings.JUDGE_MODEL,
+        )
+
+    @property
     def goal_label(self) -> str:
         return {
             "conversion": "Conversion rate",
@@ -136,6 +165,10 @@ class Variant(models.Model):
     config_overrides = models.JSONField(default=dict, blank=True)
     weight = models.PositiveSmallIntegerField(default=0)
     is_control = models.BooleanField(default=False)
+    paused_weight = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The weight it had before an automatic pause."
+    )
+    paused_reason = models.TextField(blank=True, help_text="Why it was paused automatically.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
