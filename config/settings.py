@@ -120,6 +120,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "refresh-results": {"task": "results.refresh_running", "schedule": 60.0},
+    "optimize-traffic": {"task": "results.optimize", "schedule": 3600.0},
 }
 
 LANGUAGE_CODE = "en-us"

@@ -10,6 +10,8 @@ ACTION_WORDS = {
     "variant.update_prompt": "edited a variant's prompt",
     "variant.update": "saved a variant",
     "experiment.weights": "changed the traffic split",
+    "variant.pause": "paused a variant (guardrail)",
+    "variant.resume": "resumed a paused variant",
     "experiment.start": "started the experiment",
     "experiment.stop": "stopped the experiment",
     "experiment.apply": "applied a winner",

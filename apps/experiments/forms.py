@@ -64,6 +64,13 @@ class ExperimentForm(forms.Form):
         widget=forms.RadioSelect,
         label="Who gets which variant",
     )
+    optimize = forms.BooleanField(
+        required=False,
+        label="Optimize (traffic shifts to the best variant)",
+        help_text="For conversion and custom goals. Instead of a fixed split, traffic moves "
+        "hourly toward the variant most likely to be best (each keeps at least 1%). "
+        "Leave off to test with a fixed split.",
+    )
     min_lift_percent = forms.FloatField(
         initial=5,
         min_value=0.1,

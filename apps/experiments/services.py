@@ -112,6 +112,7 @@ def experiment_create(
     guardrails: list[str] | None = None,
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
+    optimize: bool = False,
 ) -> Experiment:
     """Draft an experiment; its control is the agent's current prompt, with all the traffic."""
     agent = (
@@ -125,6 +126,13 @@ def experiment_create(
     if unit not in Unit.values:
         raise ValidationError(
             {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
+        )
+    if optimize and goal_kind not in (GoalKind.CONVERSION, GoalKind.CUSTOM):
+        raise ValidationError(
+            {
+                "optimize": "Optimize mode works for conversion and custom goals, whose calls "
+                "pass or fail; use a fixed split for this goal."
+            }
         )
     if not isinstance(min_lift, int | float) or not 0 < min_lift <= 10:
         raise ValidationError(
@@ -338,6 +346,69 @@ def weights_set(
         actor=user, action="experiment.weights", obj=experiment, before=before, after=clean
     )
     return experiment
+
+
+@transaction.atomic
+def variant_pause(*, experiment: Experiment, variant_key: str, reason: str, user=None) -> Variant:
+    """Send a variant's traffic to the control, remembering its weight for a resume.
+
+    Used by the guardrail job; pausing a variant that is already paused changes nothing.
+    """
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.RUNNING}, "variants can be paused")
+    variants = {v.key: v for v in experiment.variants.all()}
+    variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
+    if variant is None or variant.is_control:
+        raise ValidationError("Only a variant other than the control can be paused.")
+    if variant.weight == 0:
+        return variant
+    before = {v.key: v.weight for v in variants.values()}
+    variant.paused_weight, variant.paused_reason = variant.weight, reason
+    control.weight, variant.weight = control.weight + variant.weight, 0
+    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
+    control.save(update_fields=["weight"])
+    experiment.weights_version += 1
+    experiment.save(update_fields=["weights_version"])
+    audit_record(
+        actor=user,
+        action="variant.pause",
+        obj=experiment,
+        reason=reason,
+        before=before,
+        after={v.key: v.weight for v in variants.values()},
+    )
+    return variant
+
+
+@transaction.atomic
+def variant_resume(*, experiment: Experiment, variant_key: str, user=None) -> Variant:
+    """Give a paused variant its weight back, taken from the control."""
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.RUNNING}, "variants can be resumed")
+    variants = {v.key: v for v in experiment.variants.all()}
+    variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
+    if variant is None or variant.paused_weight is None:
+        raise ValidationError("That variant was not paused automatically; set its weight instead.")
+    if control.weight < variant.paused_weight:
+        raise ValidationError(
+            f"The control has {control.weight}% left, less than the {variant.paused_weight}% "
+            f"{variant.name} had; set the split by hand."
+        )
+    before = {v.key: v.weight for v in variants.values()}
+    control.weight -= variant.paused_weight
+    variant.weight, variant.paused_weight, variant.paused_reason = variant.paused_weight, None, ""
+    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
+    control.save(update_fields=["weight"])
+    experiment.weights_version += 1
+    experiment.save(update_fields=["weights_version"])
+    audit_record(
+        actor=user,
+        action="variant.resume",
+        obj=experiment,
+        before=before,
+        after={v.key: v.weight for v in variants.values()},
+    )
+    return variant
 
 
 @transaction.atomic

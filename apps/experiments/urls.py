@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/variants/new/", views.variant_new, name="variant-new"),
     path("<int:pk>/variants/diff/", views.variant_diff, name="variant-diff"),
     path("<int:pk>/variants/<slug:key>/", views.variant_edit, name="variant"),
+    path("<int:pk>/variants/<slug:key>/resume/", views.variant_resume, name="variant-resume"),
 ]

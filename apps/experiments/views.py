@@ -136,6 +136,19 @@ def experiment_stop(request, pk):
 
 @require_POST
 @permission_required(RUN, raise_exception=True)
+def variant_resume(request, pk, key):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    try:
+        variant = services.variant_resume(experiment=experiment, variant_key=key, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{variant.name} gets its {variant.weight}% of calls again.")
+    return redirect(experiment)
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
 def variant_new(request, pk):
     experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
     try:

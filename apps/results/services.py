@@ -8,6 +8,8 @@ from apps.assignments.models import Exposure
 from apps.experiments.models import Experiment, ResultSnapshot, Status
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
+from apps.results.safety import guardrails_enforce, optimize_rebalance
+from apps.results.selectors import latest_snapshot
 
 
 def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSnapshot:
@@ -76,8 +78,10 @@ def _calls_per_day(experiment: Experiment, calls: int) -> float:
 def results_refresh_running() -> int:
     """Refresh every running experiment; freeze any stopped one that has no frozen result."""
     count = 0
-    for experiment in Experiment.objects.filter(status=Status.RUNNING):
-        results_compute(experiment=experiment)
+    for experiment in Experiment.objects.filter(status=Status.RUNNING).select_related("agent"):
+        snapshot = results_compute(experiment=experiment)
+        with transaction.atomic():
+            guardrails_enforce(experiment=experiment, snapshot=snapshot)
         count += 1
     unfrozen = Experiment.objects.filter(
         status__in=[Status.STOPPED, Status.APPLIED], started_at__isnull=False
@@ -86,3 +90,24 @@ def results_refresh_running() -> int:
         results_compute(experiment=experiment, frozen=True)
         count += 1
     return count
+
+
+def results_optimize_running() -> int:
+    """Re-split traffic of experiments in optimize mode by Thompson sampling (hourly)."""
+    changed = 0
+    for experiment in Experiment.objects.filter(status=Status.RUNNING, optimize=True):
+        snapshot = latest_snapshot(experiment)
+        if snapshot is None:
+            continue
+        paused = set(
+            experiment.variants.filter(paused_weight__isnull=False).values_list("key", flat=True)
+        )
+        arms = [
+            (v["key"], v["mean"] * v["units"], v["units"])
+            for v in snapshot.data["variants"]
+            if v["key"] not in paused
+        ]
+        weights = optimize_rebalance(experiment=experiment, arms=arms, now=timezone.now())
+        if weights is not None:
+            changed += 1
+    return changed

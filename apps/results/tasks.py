@@ -3,7 +3,12 @@
 from celery import shared_task
 
 from apps.experiments.models import Experiment
-from apps.results.services import results_compute, results_refresh_running
+from apps.results.safety import alert_send
+from apps.results.services import (
+    results_compute,
+    results_optimize_running,
+    results_refresh_running,
+)
 
 
 @shared_task(name="results.refresh_running")
@@ -19,3 +24,16 @@ def compute(experiment_id: int) -> None:
 @shared_task(name="results.freeze")
 def freeze(experiment_id: int) -> None:
     results_compute(experiment=Experiment.objects.get(pk=experiment_id), frozen=True)
+
+
+@shared_task(name="results.optimize")
+def optimize() -> int:
+    return results_optimize_running()
+
+
+@shared_task(name="results.send_alert", bind=True, max_retries=5)
+def send_alert(self, text: str, link: str) -> None:
+    try:
+        alert_send(text=text, link=link)
+    except Exception as error:
+        raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error

@@ -1,0 +1,99 @@
+"""Jobs that keep running experiments safe: guardrail auto-pause and optimize mode."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from apps.experiments.models import Experiment, GoalKind, Status
+from apps.experiments.services import variant_pause, weights_set
+from apps.stats.thompson import thompson_weights
+
+log = logging.getLogger(__name__)
+OPTIMIZER = "optimizer"
+GUARD = "guardrail job"
+
+
+def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
+    """Pause every variant whose guardrail is significantly worse than control by more than
+    the experiment's threshold; returns the keys paused now. Safe to run twice."""
+    paused = []
+    weights = {v.key: v.weight for v in experiment.variants.all()}
+    for guardrail in snapshot.data.get("guardrails", []):
+        for row in guardrail["variants"]:
+            if (
+                row["key"] in guardrail["worse"]
+                and weights.get(row["key"])
+                and _beyond(guardrail, row, experiment.guardrail_threshold)
+            ):
+                reason = _reason(guardrail, row)
+                variant_pause(
+                    experiment=experiment, variant_key=row["key"], reason=reason, user=GUARD
+                )
+                transaction.on_commit(lambda e=experiment, r=reason: notify(experiment=e, text=r))
+                weights[row["key"]] = 0
+                paused.append(row["key"])
+    return paused
+
+
+def _beyond(guardrail: dict, row: dict, threshold: float) -> bool:
+    worse_by = row["relative"] if guardrail["direction"] == "lower" else -row["relative"]
+    return worse_by > threshold
+
+
+def _reason(guardrail: dict, row: dict) -> str:
+    change = abs(row["relative"]) * 100
+    word = "higher" if row["relative"] > 0 else "lower"
+    return (
+        f"Variant {row['key'].upper()} was paused automatically: its {guardrail['label']} is "
+        f"{change:.0f}% {word} than the control's, and that is very unlikely to be chance. "
+        "Its callers now get the control prompt."
+    )
+
+
+def notify(*, experiment: Experiment, text: str) -> None:
+    """Tell people: a Slack-compatible webhook and email, when configured."""
+    from apps.results.tasks import send_alert
+
+    message = f"{experiment.agent.name} · {experiment.name}: {text}"
+    try:
+        send_alert.delay(message, f"{settings.SITE_URL}{experiment.get_absolute_url()}")
+    except Exception:
+        log.warning("Could not queue the alert: %s", message, exc_info=True)
+
+
+def alert_send(*, text: str, link: str) -> None:
+    import httpx
+
+    if settings.ALERT_WEBHOOK_URL:
+        response = httpx.post(
+            settings.ALERT_WEBHOOK_URL, json={"text": f"{text} {link}"}, timeout=10
+        )
+        response.raise_for_status()
+    if settings.EMAIL_HOST and settings.ALERT_EMAILS:
+        send_mail(
+            "Switchboard: a variant was paused",
+            f"{text}\n\n{link}",
+            settings.DEFAULT_FROM_EMAIL,
+            settings.ALERT_EMAILS,
+        )
+
+
+def optimize_rebalance(*, experiment: Experiment, arms: list, now: datetime) -> dict | None:
+    """Thompson-sampling weights for an experiment in optimize mode, once every arm has 100
+    units; `arms` are (key, successes, units) of the goal. Returns the weights set, or None."""
+    if not experiment.optimize or experiment.goal_kind not in (
+        GoalKind.CONVERSION,
+        GoalKind.CUSTOM,
+    ):
+        return None
+    if experiment.status != Status.RUNNING or any(units < 100 for _, _, units in arms):
+        return None
+    seed = experiment.pk * 1_000_003 + int(now.timestamp() // 3600)
+    weights = thompson_weights([s for _, s, _ in arms], [n for *_, n in arms], seed=seed)
+    new = {v.key: 0 for v in experiment.variants.all()}  # paused variants stay at 0
+    new.update({key: w for (key, _, _), w in zip(arms, weights, strict=True)})
+    weights_set(experiment=experiment, weights=new, user=OPTIMIZER)
+    return new
