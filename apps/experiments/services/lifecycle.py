@@ -1,0 +1,251 @@
+"""An experiment's life: draft it, start it, stop it, apply its winner."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.agents.models import Agent
+from apps.audit.services import audit_record, person
+from apps.experiments.models import (
+    Direction,
+    Experiment,
+    GoalKind,
+    Guardrail,
+    Status,
+    Unit,
+    Variant,
+)
+from apps.experiments.selectors import variant_verdict
+from apps.experiments.services.common import _locked, _queue_after_commit, _require_status
+
+DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
+
+
+def _clean_goal(goal_kind, goal_direction, goal_criteria):
+    if goal_kind not in GoalKind.values:
+        raise ValidationError(
+            {"goal_kind": f"Pick a goal: {', '.join(GoalKind.values)} (got “{goal_kind}”)."}
+        )
+    if goal_kind == GoalKind.DURATION:
+        goal_direction = goal_direction or Direction.LOWER
+        if goal_direction not in Direction.values:
+            raise ValidationError({"goal_direction": "Say whether shorter or longer is better."})
+    elif goal_direction not in ("", Direction.HIGHER):
+        raise ValidationError({"goal_direction": "Only a duration goal can prefer lower values."})
+    else:
+        goal_direction = Direction.HIGHER
+    goal_criteria = (goal_criteria or "").strip()
+    if goal_kind == GoalKind.CUSTOM and not goal_criteria:
+        raise ValidationError(
+            {"goal_criteria": "Describe what a good call looks like; the judge reads this."}
+        )
+    return goal_direction, goal_criteria if goal_kind == GoalKind.CUSTOM else ""
+
+
+def _clean_guardrails(guardrails):
+    guardrails = DEFAULT_GUARDRAILS if guardrails is None else list(guardrails)
+    unknown = [g for g in guardrails if g not in Guardrail.values]
+    if unknown:
+        raise ValidationError(
+            {
+                "guardrails": f"Unknown guardrail “{unknown[0]}”; choose from "
+                f"{', '.join(Guardrail.values)}."
+            }
+        )
+    return sorted(set(guardrails))
+
+
+@transaction.atomic
+def experiment_create(
+    *,
+    agent: Agent,
+    name: str,
+    goal_kind: str,
+    user=None,
+    description: str = "",
+    goal_direction: str = "",
+    goal_criteria: str = "",
+    guardrails: list[str] | None = None,
+    unit: str = Unit.CALLER,
+    min_lift: float = 0.05,
+    optimize: bool = False,
+) -> Experiment:
+    """Draft an experiment; its control is the agent's current prompt, with all the traffic."""
+    agent = (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=agent.pk)
+    )
+    if agent.current_version_id is None:
+        raise ValidationError(f"{agent.name} has no prompt yet; save one before experimenting.")
+    direction, criteria = _clean_goal(goal_kind, goal_direction, goal_criteria)
+    if unit not in Unit.values:
+        raise ValidationError(
+            {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
+        )
+    if optimize and goal_kind not in (GoalKind.CONVERSION, GoalKind.CUSTOM):
+        raise ValidationError(
+            {
+                "optimize": "Optimize mode works for conversion and custom goals, whose calls "
+                "pass or fail; use a fixed split for this goal."
+            }
+        )
+    if not isinstance(min_lift, int | float) or not 0 < min_lift <= 10:
+        raise ValidationError(
+            {"min_lift": "The smallest lift worth detecting must be above 0%, e.g. 5%."}
+        )
+    experiment = Experiment(
+        agent=agent,
+        name=(name or "").strip(),
+        description=(description or "").strip(),
+        goal_kind=goal_kind,
+        goal_direction=direction,
+        goal_criteria=criteria,
+        guardrails=_clean_guardrails(guardrails),
+        unit=unit,
+        min_lift=float(min_lift),
+        created_by=person(user),
+    )
+    experiment.full_clean(exclude=["winner"])
+    experiment.save()
+    Variant.objects.create(
+        experiment=experiment,
+        key="control",
+        name="Control",
+        prompt_version=agent.current_version,
+        weight=100,
+        is_control=True,
+    )
+    audit_record(
+        actor=user,
+        action="experiment.create",
+        obj=experiment,
+        after={"agent": agent.slug, "goal": goal_kind, "unit": unit},
+    )
+    return experiment
+
+
+@transaction.atomic
+def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
+    """Send traffic to the variants. At most one experiment runs per agent."""
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.DRAFT}, "it can be started")
+    variants = list(experiment.variants.all())
+    control = next(v for v in variants if v.is_control)
+    if control.prompt_version_id != experiment.agent.current_version_id:
+        raise ValidationError(
+            f"{experiment.agent.name}'s prompt changed after this experiment was drafted, so "
+            "its control is out of date. Create a new experiment from the current prompt."
+        )
+    if sum(v.weight for v in variants) != 100:
+        raise ValidationError("Traffic weights must add up to 100% before starting.")
+    if sum(1 for v in variants if v.weight > 0) < 2:
+        raise ValidationError(
+            "At least two variants need traffic (a weight above 0%) to compare anything."
+        )
+    other = Experiment.objects.filter(agent=experiment.agent, status=Status.RUNNING).first()
+    if other is not None:
+        raise ValidationError(
+            f"“{other.name}” is already running on {experiment.agent.name}; "
+            "stop it first (one experiment per agent at a time)."
+        )
+    experiment.status = Status.RUNNING
+    experiment.started_at = timezone.now()
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["status", "started_at"])
+    except IntegrityError:
+        raise ValidationError(
+            f"Another experiment started on {experiment.agent.name} at the same moment; "
+            "one experiment per agent at a time."
+        ) from None
+    audit_record(
+        actor=user,
+        action="experiment.start",
+        obj=experiment,
+        before={"status": Status.DRAFT},
+        after={"status": Status.RUNNING},
+    )
+    return experiment
+
+
+@transaction.atomic
+def experiment_stop(*, experiment: Experiment, user=None) -> Experiment:
+    """Send all traffic back to the control prompt and freeze the results."""
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.RUNNING}, "it can be stopped")
+    experiment.status = Status.STOPPED
+    experiment.stopped_at = timezone.now()
+    experiment.save(update_fields=["status", "stopped_at"])
+    _queue_after_commit("results.freeze", experiment.pk)
+    audit_record(
+        actor=user,
+        action="experiment.stop",
+        obj=experiment,
+        before={"status": Status.RUNNING},
+        after={"status": Status.STOPPED},
+    )
+    return experiment
+
+
+def _check_results_allow(experiment: Experiment, variant: Variant, reason: str) -> None:
+    """A worse guardrail blocks applying; a variant the results do not call a winner needs
+    a written reason, which the audit log keeps."""
+    if variant.is_control:
+        return  # keeping the current prompt needs no justification
+    verdict = variant_verdict(experiment, variant.key) or {}
+    if verdict.get("code") == "guardrail":
+        raise ValidationError(f"{verdict['sentence']} Applying it is blocked.", code="guardrail")
+    if verdict.get("code") != "winning" and not (reason or "").strip():
+        raise ValidationError(
+            f"The results do not call {variant.name} a winner. Write why you apply it anyway; "
+            "the reason is kept in the audit log.",
+            code="reason",
+        )
+
+
+@transaction.atomic
+def winner_apply(
+    *, experiment: Experiment, variant_key: str, user=None, reason: str = ""
+) -> Experiment:
+    """Make the winner's prompt version the agent's current prompt. Applying twice is harmless."""
+    experiment = _locked(experiment)
+    if experiment.status == Status.APPLIED:
+        if experiment.winner.key == variant_key:
+            return experiment
+        raise ValidationError(
+            f"This experiment already applied {experiment.winner.name}; it cannot apply another."
+        )
+    if experiment.status != Status.STOPPED:
+        raise ValidationError(
+            "Stop the experiment before applying a winner, so its results are frozen first."
+            if experiment.status == Status.RUNNING
+            else "This experiment never ran, so it has no winner to apply."
+        )
+    variant = experiment.variants.select_related("prompt_version").filter(key=variant_key).first()
+    if variant is None:
+        raise ValidationError(f"There is no variant “{variant_key}” in this experiment.")
+    agent = Agent.objects.select_for_update().get(pk=experiment.agent_id)
+    running = agent.experiments.filter(status=Status.RUNNING).first()
+    if running is not None:
+        raise ValidationError(
+            f"“{running.name}” is running on {agent.name} now; stop it before applying "
+            "this winner, so its control keeps meaning the current prompt."
+        )
+    _check_results_allow(experiment, variant, reason)
+    before = agent.current_version.number if agent.current_version_id else None
+    agent.current_version = variant.prompt_version
+    agent.save(update_fields=["current_version"])
+    experiment.status = Status.APPLIED
+    experiment.winner = variant
+    experiment.applied_at = timezone.now()
+    experiment.save(update_fields=["status", "winner", "applied_at"])
+    audit_record(
+        actor=user,
+        action="experiment.apply",
+        obj=experiment,
+        reason=reason,
+        before={"version": before},
+        after={"variant": variant.key, "version": variant.prompt_version.number},
+    )
+    return experiment

@@ -1,0 +1,134 @@
+"""The traffic split: weights that add up to 100, and pausing/resuming a variant."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from apps.audit.services import audit_record
+from apps.experiments.models import (
+    Experiment,
+    Status,
+    Variant,
+)
+from apps.experiments.services.common import _locked, _require_status
+
+
+def _clean_weights(weights, keys: list[str]) -> dict[str, int]:
+    if not isinstance(weights, dict) or not weights:
+        raise ValidationError('Give a weight for each variant, e.g. {"control": 50, "b": 50}.')
+    unknown = sorted(set(weights) - set(keys))
+    if unknown:
+        raise ValidationError(f"There is no variant “{unknown[0]}” in this experiment.")
+    missing = [k for k in keys if k not in weights]
+    if missing:
+        raise ValidationError(f"Give every variant a weight; missing: {', '.join(missing)}.")
+    clean = {}
+    for key in keys:
+        value = weights[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"Weights are whole percentages; “{value}” for {key} is not one.")
+        if not 0 <= value <= 100:
+            raise ValidationError(f"The weight of {key} is {value}%; it must be from 0 to 100.")
+        clean[key] = value
+    total = sum(clean.values())
+    if total != 100:
+        raise ValidationError(
+            f"Traffic weights add up to {total}%; they must add up to 100%.", code="sum"
+        )
+    return clean
+
+
+@transaction.atomic
+def weights_set(
+    *, experiment: Experiment, weights: dict, user=None, expected_version: int | None = None
+) -> Experiment:
+    """Set the traffic split: whole percentages, one per variant, adding up to exactly 100.
+
+    `expected_version` is the experiment's `weights_version` the person saw; when someone
+    else saved a split in between, the save is refused instead of silently overwriting theirs.
+    """
+    experiment = _locked(experiment)
+    if expected_version is not None and expected_version != experiment.weights_version:
+        raise ValidationError(
+            "Someone else changed the traffic split while you were editing it. "
+            "Reload to see their split, then make your change again.",
+            code="conflict",
+        )
+    _require_status(experiment, {Status.DRAFT, Status.RUNNING}, "the split can change")
+    variants = list(experiment.variants.order_by("-is_control", "key"))
+    clean = _clean_weights(weights, [v.key for v in variants])
+    before = {v.key: v.weight for v in variants}
+    if clean == before:
+        return experiment
+    for variant in variants:
+        if variant.weight != clean[variant.key]:
+            variant.weight = clean[variant.key]
+            variant.save(update_fields=["weight"])
+    experiment.weights_version += 1
+    experiment.save(update_fields=["weights_version"])
+    audit_record(
+        actor=user, action="experiment.weights", obj=experiment, before=before, after=clean
+    )
+    return experiment
+
+
+@transaction.atomic
+def variant_pause(*, experiment: Experiment, variant_key: str, reason: str, user=None) -> Variant:
+    """Send a variant's traffic to the control, remembering its weight for a resume.
+
+    Used by the guardrail job; pausing a variant that is already paused changes nothing.
+    """
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.RUNNING}, "variants can be paused")
+    variants = {v.key: v for v in experiment.variants.all()}
+    variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
+    if variant is None or variant.is_control:
+        raise ValidationError("Only a variant other than the control can be paused.")
+    if variant.weight == 0:
+        return variant
+    before = {v.key: v.weight for v in variants.values()}
+    variant.paused_weight, variant.paused_reason = variant.weight, reason
+    control.weight, variant.weight = control.weight + variant.weight, 0
+    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
+    control.save(update_fields=["weight"])
+    experiment.weights_version += 1
+    experiment.save(update_fields=["weights_version"])
+    audit_record(
+        actor=user,
+        action="variant.pause",
+        obj=experiment,
+        reason=reason,
+        before=before,
+        after={v.key: v.weight for v in variants.values()},
+    )
+    return variant
+
+
+@transaction.atomic
+def variant_resume(*, experiment: Experiment, variant_key: str, user=None) -> Variant:
+    """Give a paused variant its weight back, taken from the control."""
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.RUNNING}, "variants can be resumed")
+    variants = {v.key: v for v in experiment.variants.all()}
+    variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
+    if variant is None or variant.paused_weight is None:
+        raise ValidationError("That variant was not paused automatically; set its weight instead.")
+    if control.weight < variant.paused_weight:
+        raise ValidationError(
+            f"The control has {control.weight}% left, less than the {variant.paused_weight}% "
+            f"{variant.name} had; set the split by hand."
+        )
+    before = {v.key: v.weight for v in variants.values()}
+    control.weight -= variant.paused_weight
+    variant.weight, variant.paused_weight, variant.paused_reason = variant.paused_weight, None, ""
+    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
+    control.save(update_fields=["weight"])
+    experiment.weights_version += 1
+    experiment.save(update_fields=["weights_version"])
+    audit_record(
+        actor=user,
+        action="variant.resume",
+        obj=experiment,
+        before=before,
+        after={v.key: v.weight for v in variants.values()},
+    )
+    return variant
