@@ -430,3 +430,16 @@ def test_variant_update_refuses_once_running(experiment, operator):
         variant_update(variant=b, name="New name", body=b.prompt_version.body, user=operator)
     b.refresh_from_db()
     assert b.name == "Variant B"
+
+
+def test_a_custom_goal_cannot_start_without_a_judge(agent, operator, settings):
+    settings.JUDGE_BASE_URL = settings.JUDGE_MODEL = ""
+    experiment = make_experiment(
+        agent=agent, user=operator, goal_kind="custom", goal_criteria="Learns the budget."
+    )
+    with pytest.raises(ValidationError, match="needs an LLM judge"):
+        experiment_start(experiment=experiment, user=operator)
+    settings.JUDGE_BASE_URL, settings.JUDGE_MODEL = "http://127.0.0.1:9/v1", "llama3"
+    experiment_start(experiment=experiment, user=operator)
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING

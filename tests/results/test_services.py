@@ -120,7 +120,8 @@ def test_refresh_running_covers_running_and_unfrozen_stopped(agent, operator):
     assert results_refresh_running() == 1  # a stays frozen once
 
 
-def test_a_custom_goal_without_judged_calls_waits(agent, operator):
+def test_a_custom_goal_without_judged_calls_waits(agent, operator, settings):
+    settings.JUDGE_BASE_URL, settings.JUDGE_MODEL = "http://127.0.0.1:9/v1", "llama3"
     experiment = make_experiment(
         agent=agent, user=operator, goal_kind="custom", goal_criteria="Learns the budget."
     )

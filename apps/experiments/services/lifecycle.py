@@ -137,6 +137,13 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
             f"{experiment.agent.name}'s prompt changed after this experiment was drafted, so "
             "its control is out of date. Create a new experiment from the current prompt."
         )
+    if experiment.goal_kind == GoalKind.CUSTOM and not all(experiment.judge):
+        raise ValidationError(
+            "A custom goal needs an LLM judge to score each call, and none is configured. "
+            "Set JUDGE_BASE_URL and JUDGE_MODEL (any OpenAI-compatible chat-completions "
+            "endpoint), or give this experiment its own judge, then start it.",
+            code="judge",
+        )
     if sum(v.weight for v in variants) != 100:
         raise ValidationError("Traffic weights must add up to 100% before starting.")
     if sum(1 for v in variants if v.weight > 0) < 2:

@@ -140,6 +140,10 @@ class Command(BaseCommand):
             goal_criteria="The agent learns the caller's budget and timeline without being pushy.",
             description="Asking about budget early should qualify leads faster.",
         )
+        # The demo's judge is a local Ollama; its verdicts are stored, so no call is needed.
+        Experiment.objects.filter(pk=budget.pk).update(
+            judge_base_url="http://127.0.0.1:11434/v1", judge_model="llama3.1"
+        )
         variant_fork(experiment=budget, user=operator, name="Budget early", body=SALES_BUDGET)
         weights_set(experiment=budget, weights={"control": 50, "b": 50}, user=operator)
         experiment_start(experiment=budget, user=operator)
