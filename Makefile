@@ -35,6 +35,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: $(STAMP)
+	@scripts/services postgres redis
+	@bench/run $(BENCH_ARGS)
+
 services:
 	@scripts/services postgres redis
 
