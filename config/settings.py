@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.calls",
     "apps.assignments",
     "apps.results",
+    "apps.judging",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,10 @@
 """POST /api/v1/assignments — which prompt does this caller get?
 
-One plain Django view (no DRF on the hot path): check the key and pick the variant from the
-in-memory table, count the exposure in memory, return bytes rendered when the table was built.
+`answer()` is the whole endpoint: check the key and pick the variant from the in-memory
+table, count the exposure in memory, return the bytes rendered when the table was built.
+Two doors lead to it: `fast.py` answers it before Django's middleware in production (the
+router's path is sacred), and the Django view below serves the test client and anyone
+mounting the URLconf alone.
 """
 
 import json
@@ -12,9 +15,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.assignments import exposures, table
-from config.api import database_down_json, error_json
+from config.api import DATABASE_DOWN, RETRY_AFTER_SECONDS
 
 MAX_UNIT_CHARS = 256
+Answer = tuple[int, bytes]
+
+
+def _error(status: int, message: str) -> Answer:
+    return status, json.dumps({"error": message}).encode()
 
 
 def _parse(body: bytes) -> tuple[str, str, str | None] | str:
@@ -37,30 +45,38 @@ def _parse(body: bytes) -> tuple[str, str, str | None] | str:
     return agent, caller, call_id or None
 
 
+def answer(authorization: str | None, body: bytes) -> Answer:
+    try:
+        routes = table.current()
+    except Exception:  # a cold process whose database (and Redis copy) is away
+        return _error(503, DATABASE_DOWN)
+    key = routes.key_for(authorization)
+    if key is None:
+        return _error(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
+    parsed = _parse(body)
+    if isinstance(parsed, str):
+        return _error(400, parsed)
+    slug, caller, call_id = parsed
+    route = routes.routes.get(slug)
+    if route is None:
+        return _error(404, f"There is no agent “{slug}” (or it has no prompt yet).")
+    if not key.allows(route.agent_id):
+        return _error(403, f"This key is not allowed to use the agent “{slug}”.")
+    if route.per_call and call_id is None:
+        return _error(400, "This agent's experiment draws a variant per call: send call_id.")
+    arm = route.arm_for(caller, call_id)
+    if arm is None:
+        return 200, route.default_answer
+    exposures.count(route.experiment_id, arm.variant_id, route.phase)
+    return 200, arm.answer
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
 def assign(request):
-    try:
-        routes = table.current()
-    except Exception:  # a cold process whose database is away has nothing to answer from
-        return database_down_json()
-    key = routes.key_for(request.headers.get("Authorization"))
-    if key is None:
-        return error_json(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
-    parsed = _parse(request.body)
-    if isinstance(parsed, str):
-        return error_json(400, parsed)
-    slug, caller, call_id = parsed
-    route = routes.routes.get(slug)
-    if route is None:
-        return error_json(404, f"There is no agent “{slug}” (or it has no prompt yet).")
-    if not key.allows(route.agent_id):
-        return error_json(403, f"This key is not allowed to use the agent “{slug}”.")
-    if route.per_call and call_id is None:
-        return error_json(400, "This agent's experiment draws a variant per call: send call_id.")
-    arm = route.arm_for(caller, call_id)
-    if arm is None:
-        return HttpResponse(route.default_answer, content_type="application/json")
-    exposures.count(route.experiment_id, arm.variant_id, route.phase)
-    return HttpResponse(arm.answer, content_type="application/json")
+    status, body = answer(request.META.get("HTTP_AUTHORIZATION"), request.body)
+    response = HttpResponse(body, status=status, content_type="application/json")
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

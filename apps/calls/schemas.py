@@ -96,5 +96,9 @@ def _message(problem: dict) -> str:
     return problem["msg"]
 
 
-def dump_turns(turns: list[Turn] | None) -> list[dict] | None:
-    return None if turns is None else [t.model_dump() for t in turns]
+_turns = TypeAdapter(list[Turn])
+
+
+def turns_json(turns: list[Turn]) -> str:
+    """The transcript as JSON text, serialised once by pydantic's compiled core."""
+    return _turns.dump_json(turns).decode()

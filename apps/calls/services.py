@@ -1,12 +1,18 @@
 """Ingestion: calls reported by routers. Idempotent by (agent, call_id) and all-or-nothing."""
 
-from django.db import IntegrityError, transaction
+import json
+import logging
+
+from celery import current_app
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.agents.models import Agent
 from apps.calls.models import Call
-from apps.calls.schemas import CallReport, ReportErrors, dump_turns
-from apps.experiments.models import Status, Variant
+from apps.calls.schemas import CallReport, ReportErrors, turns_json
+from apps.experiments.models import GoalKind, Status, Variant
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("duration_seconds", "converted", "sentiment", "transferred", "completed")
 
@@ -22,11 +28,38 @@ def calls_ingest(*, reports: list[CallReport], key=None) -> tuple[int, int]:
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _ingest(reports, key)
+                created, updated = _ingest(reports, key)
+                _queue_judging(reports)
+                return created, updated
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _queue_judging(reports) -> None:
+    """Calls of experiments with a custom goal go to the LLM judge once they are committed.
+
+    Queued by task name: the judge is a layer above calls. If the broker is away the calls
+    are still stored; resuming judging on the experiment page queues whatever is unjudged.
+    """
+    ids = list(
+        Call.objects.filter(
+            agent__slug__in={r.agent for r in reports},
+            call_id__in={r.call_id for r in reports},
+            experiment__goal_kind=GoalKind.CUSTOM,
+        ).values_list("pk", flat=True)
+    )
+    if not ids:
+        return
+
+    def send():
+        try:
+            current_app.signature("judging.judge_calls", args=[ids]).delay()
+        except Exception:
+            log.warning("Could not queue judging of %d calls", len(ids), exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def _ingest(reports, key):
@@ -50,7 +83,7 @@ def _ingest(reports, key):
         raise ReportErrors(f"{len(errors)} {noun} not valid; nothing was saved.", errors)
     new = [c for c in rows.values() if c.pk is None]
     old = [c for c in rows.values() if c.pk is not None]
-    Call.objects.bulk_create(new)
+    _insert(new)
     if old:
         Call.objects.bulk_update(
             old,
@@ -101,7 +134,8 @@ def _merge(call: Call, report: CallReport, variants) -> Call:
         if value is not None:
             setattr(call, name, value)
     if report.transcript is not None:
-        call.transcript = dump_turns(report.transcript)
+        call.transcript_json = turns_json(report.transcript)  # written as is by COPY
+        call.transcript = json.loads(call.transcript_json) if call.pk else None
     if report.fields:
         call.fields = {**(call.fields or {}), **report.fields}
     if report.variant is not None:
@@ -111,3 +145,61 @@ def _merge(call: Call, report: CallReport, variants) -> Call:
             call.after_stop = variant.experiment.status != Status.RUNNING
     call.updated_at = timezone.now()
     return call
+
+
+COPY_COLUMNS = (
+    "agent_id",
+    "call_id",
+    "experiment_id",
+    "variant_id",
+    "caller",
+    "started_at",
+    "duration_seconds",
+    "converted",
+    "sentiment",
+    "transferred",
+    "completed",
+    "transcript",
+    "fields",
+    "after_stop",
+    "received_at",
+    "updated_at",
+)
+
+
+def _insert(calls: list[Call]) -> None:
+    """Insert new calls. On PostgreSQL with COPY: rows stream to the server without an
+    INSERT statement to build and parse, which is most of ingestion's cost (see
+    docs/benchmarks.md). A duplicate (agent, call_id) still raises IntegrityError."""
+    for call in calls:
+        text = getattr(call, "transcript_json", None)
+        call.transcript_json = text or "[]"
+        call.received_at = call.updated_at = timezone.now()
+    if connection.vendor != "postgresql":
+        for call in calls:
+            call.transcript = json.loads(call.transcript_json)
+        Call.objects.bulk_create(calls)
+        return
+    sql = f"COPY calls_call ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for c in calls:
+            copy.write_row(
+                (
+                    c.agent_id,
+                    c.call_id,
+                    c.experiment_id,
+                    c.variant_id,
+                    c.caller,
+                    c.started_at,
+                    c.duration_seconds,
+                    c.converted,
+                    c.sentiment,
+                    c.transferred,
+                    c.completed,
+                    c.transcript_json,
+                    json.dumps(c.fields or {}),
+                    c.after_stop,
+                    c.received_at,
+                    c.updated_at,
+                )
+            )

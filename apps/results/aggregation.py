@@ -25,7 +25,17 @@ METRICS = {
     "WHEN c.transferred THEN 1.0 ELSE 0.0 END",
     "completion_rate": "CASE WHEN c.completed IS NULL THEN NULL "
     "WHEN c.completed THEN 1.0 ELSE 0.0 END",
+    # The judge's pass (1) or fail (0) under the current criterion, model and prompt;
+    # unknown verdicts and judge errors are NULL: left out of the goal, counted apart.
+    "custom": "j.value",
 }
+JUDGED = """LEFT JOIN (
+    SELECT call_id, CASE verdict WHEN 'pass' THEN 1.0 WHEN 'fail' THEN 0.0 END AS value
+    FROM judging_judgement WHERE criterion_id = %s AND model = %s AND prompt_version = %s
+) j ON j.call_id = c.id"""
+NOT_JUDGED = (
+    "LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS call_id, CAST(NULL AS REAL) AS value) j ON 1 = 0"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ def _outer_columns() -> str:
     return ",\n".join(parts)
 
 
-def aggregate_sql(*, unit: str, duration_cap: float | None) -> str:
+def aggregate_sql(*, unit: str, duration_cap: float | None, judged: bool = False) -> str:
     unit_column = "c.caller" if unit == "caller" else "c.id"
     duration = (
         "c.duration_seconds"
@@ -68,7 +78,7 @@ def aggregate_sql(*, unit: str, duration_cap: float | None) -> str:
         FROM (
             SELECT c.variant_id, {unit_column} AS unit, COUNT(*) AS calls,
                    {_inner_columns().replace("DURATION", duration)}
-            FROM calls_call c
+            FROM calls_call c {JUDGED if judged else NOT_JUDGED}
             WHERE c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop
             GROUP BY c.variant_id, {unit_column}
         ) per_unit
@@ -94,11 +104,17 @@ def duration_cap(experiment_id: int) -> float | None:
         return float(cursor.fetchone()[0])
 
 
-def aggregate(experiment_id: int, *, unit: str, cap: bool = False) -> dict[int, ArmData]:
-    """Sufficient statistics per variant id, for every metric, in one query."""
-    sql = aggregate_sql(unit=unit, duration_cap=duration_cap(experiment_id) if cap else None)
+def aggregate(
+    experiment_id: int, *, unit: str, cap: bool = False, judge: tuple | None = None
+) -> dict[int, ArmData]:
+    """Sufficient statistics per variant id, for every metric, in one query.
+
+    `judge` is (criterion id, model, prompt version) for a custom goal: whose verdicts count.
+    """
+    cap_value = duration_cap(experiment_id) if cap else None
+    sql = aggregate_sql(unit=unit, duration_cap=cap_value, judged=judge is not None)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [experiment_id])
+        cursor.execute(sql, [*(judge or ()), experiment_id])
         rows = cursor.fetchall()
     return {row[0]: _arm(row) for row in rows}
 

@@ -1,11 +1,14 @@
 """Computing and storing result snapshots."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from apps.assignments.models import Exposure
 from apps.experiments.models import Experiment, ResultSnapshot, Status
+from apps.judging.models import Judgement
+from apps.judging.prompt import JUDGE_PROMPT_VERSION
+from apps.judging.services import criterion_current
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.safety import guardrails_enforce, optimize_rebalance
@@ -20,8 +23,10 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
     """
     if frozen and (existing := experiment.snapshots.filter(frozen=True).first()):
         return existing
-    arms = _arms(experiment)
+    judge = _judge(experiment)
+    arms = _arms(experiment, judge)
     data = analyse(_setup(experiment, arms), arms)
+    data["judging"] = _judging_counts(experiment, judge)
     data["computed_at"] = timezone.now().isoformat()
     snapshot = ResultSnapshot(
         experiment=experiment,
@@ -40,8 +45,38 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
     return snapshot
 
 
-def _arms(experiment: Experiment) -> list[Arm]:
-    stats = aggregate(experiment.id, unit=experiment.unit, cap=experiment.cap_duration)
+def _judge(experiment: Experiment) -> tuple | None:
+    """(criterion id, model, prompt version) whose verdicts count for a custom goal."""
+    if experiment.goal_kind != "custom":
+        return None
+    criterion = criterion_current(experiment=experiment)
+    return criterion.id, experiment.judge[1], JUDGE_PROMPT_VERSION
+
+
+def _judging_counts(experiment: Experiment, judge: tuple | None) -> dict:
+    """Verdicts per variant key, unknown verdicts and judge errors included: shown apart."""
+    if judge is None:
+        return {}
+    criterion_id, model, version = judge
+    rows = (
+        Judgement.objects.filter(
+            call__experiment=experiment,
+            call__after_stop=False,
+            criterion_id=criterion_id,
+            model=model,
+            prompt_version=version,
+        )
+        .values_list("call__variant__key", "verdict")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for key, verdict, n in rows:
+        counts.setdefault(key, {})[verdict] = n
+    return counts
+
+
+def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
+    stats = aggregate(experiment.id, unit=experiment.unit, cap=experiment.cap_duration, judge=judge)
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
         .values("variant_id")

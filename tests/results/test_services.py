@@ -130,3 +130,40 @@ def test_a_custom_goal_without_judged_calls_waits(agent, operator, settings):
     snapshot = results_compute(experiment=experiment)
     assert snapshot.verdict_code == "no_difference_yet"
     assert row(snapshot, "b")["units"] == 0
+
+
+def test_a_custom_goal_counts_pass_and_fail_and_keeps_unknown_and_errors_apart(
+    agent, operator, settings
+):
+    from apps.judging.models import Judgement
+    from apps.judging.prompt import JUDGE_PROMPT_VERSION
+    from apps.judging.services import criterion_current
+
+    settings.JUDGE_BASE_URL, settings.JUDGE_MODEL = "http://127.0.0.1:9/v1", "llama3"
+    experiment = make_experiment(
+        agent=agent, user=operator, goal_kind="custom", goal_criteria="Learns the budget."
+    )
+    experiment_start(experiment=experiment, user=operator)
+    calls = add_calls(experiment, {"control": 0.2, "b": 0.3}, per_variant=40)
+    criterion = criterion_current(experiment=experiment)
+    plan = {
+        "control": ["pass"] * 10 + ["fail"] * 20 + ["unknown"] * 5 + ["error"] * 5,
+        "b": ["pass"] * 30 + ["fail"] * 10,
+    }
+    seen = {"control": 0, "b": 0}
+    for call in calls:
+        key = call.variant.key
+        Judgement.objects.create(
+            call=call,
+            criterion=criterion,
+            model="llama3",
+            prompt_version=JUDGE_PROMPT_VERSION,
+            verdict=plan[key][seen[key]],
+            reasoning="...",
+        )
+        seen[key] += 1
+    snapshot = results_compute(experiment=experiment)
+    assert row(snapshot, "control")["mean"] == pytest.approx(10 / 30)
+    assert row(snapshot, "control")["units"] == 30  # unknown and errors left out
+    assert row(snapshot, "b")["mean"] == pytest.approx(30 / 40)
+    assert snapshot.data["judging"]["control"] == {"pass": 10, "fail": 20, "unknown": 5, "error": 5}

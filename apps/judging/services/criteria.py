@@ -1,0 +1,165 @@
+"""Criteria (what a passing call looks like, versioned) and pausing or resuming the judge."""
+
+import logging
+from functools import partial
+from itertools import batched
+
+from celery import current_app
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+
+from apps.audit.services import audit_record, person
+from apps.experiments.models import Experiment, GoalKind
+from apps.judging.client import JudgeRefused
+from apps.judging.models import Criterion, Judgement, Verdict
+from apps.judging.prompt import JUDGE_PROMPT_VERSION
+
+log = logging.getLogger(__name__)
+QUEUE_BATCH = 500  # call ids per "judging.judge_calls" message
+
+
+def _queue_judging(call_ids: list[int]) -> None:
+    """Queue "judging.judge_calls" by name, in batches, once the change is committed.
+
+    A broker that is down is logged, not raised: the change still stands, and resuming
+    judging queues whatever was missed.
+    """
+
+    def send(chunk: list[int]) -> None:
+        try:
+            current_app.signature("judging.judge_calls", args=[chunk]).delay()
+        except Exception as error:
+            log.warning("Could not queue judging.judge_calls for %s calls: %r", len(chunk), error)
+
+    for chunk in batched(call_ids, QUEUE_BATCH):
+        transaction.on_commit(partial(send, list(chunk)))
+
+
+def _locked(experiment: Experiment) -> Experiment:
+    return Experiment.objects.select_for_update(of=("self",)).get(pk=experiment.pk)
+
+
+def criterion_current(*, experiment: Experiment) -> Criterion:
+    """The experiment's current criterion; version 1 is made from its goal when none exists."""
+    criterion = experiment.criteria.order_by("-version").first()
+    if criterion is not None:
+        return criterion
+    try:
+        with transaction.atomic():
+            return Criterion.objects.create(
+                experiment=experiment, version=1, text=experiment.goal_criteria.strip()
+            )
+    except IntegrityError:  # made by someone else at the same moment
+        return experiment.criteria.order_by("-version").first()
+
+
+@transaction.atomic
+def criterion_update(*, experiment: Experiment, text: str, user=None) -> Criterion:
+    """Save a new version of the criterion and have the judge read every call again."""
+    experiment = _locked(experiment)
+    if experiment.goal_kind != GoalKind.CUSTOM:
+        raise ValidationError(
+            f"“{experiment.name}” is decided by {experiment.goal_label.lower()}; only a custom "
+            "goal has a criterion for the judge."
+        )
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("Describe what a good call looks like; the judge reads this.")
+    current = criterion_current(experiment=experiment)
+    if text == current.text:
+        raise ValidationError("The criterion is unchanged, so there is nothing to judge again.")
+    criterion = Criterion(
+        experiment=experiment, version=current.version + 1, text=text, created_by=person(user)
+    )
+    criterion.full_clean()
+    criterion.save()
+    experiment.goal_criteria = text
+    experiment.save(update_fields=["goal_criteria"])
+    audit_record(
+        actor=user,
+        action="judging.criterion",
+        obj=experiment,
+        before={"version": current.version, "criterion": current.text},
+        after={"version": criterion.version, "criterion": text},
+    )
+    _queue_judging(list(experiment.calls.order_by("pk").values_list("pk", flat=True)))
+    return criterion
+
+
+# Pausing
+
+
+def refusal_sentence(error: JudgeRefused, *, base_url: str, model: str, sent_key: bool) -> str:
+    """Why judging stopped and what a person should do, for the experiment's page."""
+    said = f": “{error.message[:150]}”" if error.message else ""
+    if error.status == 401 and not sent_key:
+        return (
+            f"The judge endpoint {base_url} asks for a key (401 Unauthorized{said}), and "
+            "JUDGE_API_KEY is only sent to JUDGE_BASE_URL. Point this experiment at the site's "
+            "judge or run the endpoint without a key, then resume judging."
+        )
+    if error.status == 401:
+        return (
+            f"The judge endpoint refused the key (401 Unauthorized{said}). "
+            "Check JUDGE_API_KEY, then resume judging."
+        )
+    if error.status in (402, 429):
+        return (
+            f"The judge endpoint's account has no credit or quota left ({error.status}{said}). "
+            "Add credit or raise the quota, then resume judging."
+        )
+    if error.status == 403:
+        return (
+            f"The judge endpoint does not let this key use the model “{model}” (403 Forbidden"
+            f"{said}). Check the key's permissions or pick another judge model, then resume "
+            "judging."
+        )
+    if error.status == 404:
+        return (
+            f"The judge endpoint {base_url} does not know the model “{model}” (404 Not Found"
+            f"{said}). Check the judge's base URL and model, then resume judging."
+        )
+    return f"The judge endpoint cannot be used ({error}). Correct it, then resume judging."
+
+
+@transaction.atomic
+def judging_pause(*, experiment: Experiment, reason: str, user="the judge") -> Experiment:
+    """Stop sending this experiment's calls to the judge until a person resumes it."""
+    experiment = _locked(experiment)
+    if experiment.judging_paused_reason:
+        return experiment  # the first refusal explains it; the others add nothing
+    experiment.judging_paused_reason = reason
+    experiment.save(update_fields=["judging_paused_reason"])
+    audit_record(
+        actor=user, action="judging.pause", obj=experiment, after={"reason": reason}, reason=reason
+    )
+    log.warning("Judging paused for experiment %s: %s", experiment.pk, reason)
+    return experiment
+
+
+@transaction.atomic
+def judging_resume(*, experiment: Experiment, user=None) -> Experiment:
+    """Send calls to the judge again: the calls with no verdict under the current criterion,
+    and those whose judge errors deserve another try (most come from the trouble that
+    paused judging)."""
+    experiment = _locked(experiment)
+    reason = experiment.judging_paused_reason
+    if reason:
+        experiment.judging_paused_reason = ""
+        experiment.save(update_fields=["judging_paused_reason"])
+        audit_record(actor=user, action="judging.resume", obj=experiment, before={"reason": reason})
+    if experiment.goal_kind != GoalKind.CUSTOM:
+        return experiment
+    criterion = criterion_current(experiment=experiment)
+    Judgement.objects.filter(criterion=criterion, verdict=Verdict.ERROR).delete()
+    judged = Judgement.objects.filter(
+        call=OuterRef("pk"),
+        criterion=criterion,
+        model=experiment.judge[1],
+        prompt_version=JUDGE_PROMPT_VERSION,
+    )
+    _queue_judging(
+        list(experiment.calls.filter(~Exists(judged)).order_by("pk").values_list("pk", flat=True))
+    )
+    return experiment
