@@ -15,6 +15,9 @@ ACTION_WORDS = {
     "experiment.start": "started the experiment",
     "experiment.stop": "stopped the experiment",
     "experiment.apply": "applied a winner",
+    "judging.criterion": "changed the judge's criterion",
+    "judging.pause": "paused judging",
+    "judging.resume": "resumed judging",
     "api_key.create": "created an API key",
     "api_key.revoke": "revoked an API key",
 }
