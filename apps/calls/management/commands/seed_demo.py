@@ -147,9 +147,51 @@ class Command(BaseCommand):
         variant_fork(experiment=budget, user=operator, name="Budget early", body=SALES_BUDGET)
         weights_set(experiment=budget, weights={"control": 50, "b": 50}, user=operator)
         experiment_start(experiment=budget, user=operator)
+        budget_b = budget.variants.get(key="b")
+        self._calls(sales, budget, {budget.control: 0.18, budget_b: 0.2}, count=400, prefix="sales")
+        self._verdicts(budget, {budget.control.pk: 0.35, budget_b.pk: 0.55})
         experiment_stop(experiment=budget, user=operator)
 
-    def _calls(self, agent, experiment, rates, count):
+    def _verdicts(self, experiment, pass_rates):
+        """Stored judge verdicts, so the custom-goal demo works with no LLM at hand.
+
+        The demo seeds every layer; the judge is the one above calls, hence the late import.
+        """
+        from apps.judging.models import Judgement
+        from apps.judging.prompt import JUDGE_PROMPT_VERSION
+        from apps.judging.services import criterion_current
+
+        rng = random.Random(11)
+        experiment.refresh_from_db()  # its judge was set after it was created
+        criterion = criterion_current(experiment=experiment)
+        reasons = {
+            "pass": "The agent asked about budget and timing politely and early.",
+            "fail": "The agent never asked about the budget.",
+            "unknown": "The call ended before the topic could come up.",
+        }
+        judgements = []
+        for call in experiment.calls.all():
+            roll = rng.random()
+            verdict = (
+                "unknown"
+                if roll > 0.95
+                else "pass"
+                if roll < pass_rates[call.variant_id]
+                else "fail"
+            )
+            judgements.append(
+                Judgement(
+                    call=call,
+                    criterion=criterion,
+                    model=experiment.judge_model,
+                    prompt_version=JUDGE_PROMPT_VERSION,
+                    verdict=verdict,
+                    reasoning=reasons[verdict],
+                )
+            )
+        Judgement.objects.bulk_create(judgements)
+
+    def _calls(self, agent, experiment, rates, count, prefix="demo"):
         rng = random.Random(7)
         now = timezone.now()
         variants = list(rates)
@@ -164,7 +206,7 @@ class Command(BaseCommand):
             calls.append(
                 Call(
                     agent=agent,
-                    call_id=f"demo-{i:05d}",
+                    call_id=f"{prefix}-{i:05d}",
                     experiment=experiment,
                     variant=variant,
                     caller=f"+1555{rng.randint(0, 9_999_999):07d}",
