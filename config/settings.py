@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.assignments",
     "apps.results",
     "apps.judging",
+    "apps.reviews",
 ]
 
 MIDDLEWARE = [

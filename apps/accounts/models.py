@@ -14,6 +14,8 @@ ROLE_PERMISSIONS = {
         "experiments.add_experiment",
         "experiments.change_experiment",
         "experiments.run_experiment",
+        "reviews.add_pairvote",
+        "reviews.add_calltag",
     ],
     MANAGER: ["experiments.apply_winner"],
 }

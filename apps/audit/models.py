@@ -18,6 +18,9 @@ ACTION_WORDS = {
     "judging.criterion": "changed the judge's criterion",
     "judging.pause": "paused judging",
     "judging.resume": "resumed judging",
+    "review.vote": "voted on a pair of calls",
+    "review.tag": "tagged a call",
+    "review.untag": "removed a tag from a call",
     "api_key.create": "created an API key",
     "api_key.revoke": "revoked an API key",
 }

@@ -3,6 +3,7 @@ from django.db.models import F
 from apps.audit.models import AuditEntry, ChangeCounter
 
 COUNTER_ID = 1
+ROUTED = {"agent", "experiment", "apikey"}  # what the routing table is built from
 
 
 def person(actor):
@@ -14,9 +15,11 @@ def audit_record(*, actor, action: str, obj, before=None, after=None, reason="")
     """Record one change. Every service that changes state calls this inside its transaction.
 
     `actor` is a user, or a string naming who acted when there is no person (an API key, a job).
-    The change counter moves in the same transaction, so in-memory copies notice the change.
+    The change counter moves in the same transaction when the change is one routers see
+    (agents, experiments, keys), so the in-memory routing tables reload; votes do not.
     """
-    change_counter_bump()
+    if obj._meta.model_name in ROUTED:
+        change_counter_bump()
     user = person(actor)
     label = (user.get_username() if user else actor) or "system"
     return AuditEntry.objects.create(

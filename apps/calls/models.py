@@ -9,13 +9,25 @@ class Call(models.Model):
     """One conversation reported by a router. (agent, call_id) identifies it: reporting the
     same call again updates it, never counts it twice."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="calls")
+    # No single-column indexes on the foreign keys: the composite indexes below start with
+    # them and serve the same lookups, and every index costs each inserted call.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="calls", db_index=False)
     call_id = models.CharField(max_length=128, help_text="The router's own id for the call.")
     experiment = models.ForeignKey(
-        Experiment, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+        Experiment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="calls",
+        db_index=False,
     )
     variant = models.ForeignKey(
-        Variant, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+        Variant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="calls",
+        db_index=False,
     )
     caller = models.CharField(max_length=256)
     started_at = models.DateTimeField()
@@ -48,8 +60,27 @@ class Call(models.Model):
         indexes = [
             # Per-experiment aggregation: one GROUP BY variant over an experiment's calls.
             models.Index(fields=["experiment", "variant"], name="call_experiment_variant"),
-            models.Index(fields=["experiment", "started_at"], name="call_experiment_started"),
-            models.Index(fields=["agent", "started_at"], name="call_agent_started"),
+            # The calls lists (apps/calls/selectors.py) page by keyset: WHERE scope AND
+            # (sort, id) beyond the cursor ORDER BY sort, id LIMIT 51. Each (scope, sort)
+            # pair the page offers has its index, so every page, the first or the
+            # thousandth, starts reading at its cursor and stops after 51 matching calls,
+            # however many calls there are. `id` is in each index so that ties in the sort
+            # column need no sort step. Both directions read the same index (backwards).
+            # The started_at ones also serve calls per day and date ranges; they replace
+            # (experiment, started_at) and (agent, started_at), of which they are supersets.
+            models.Index(fields=["experiment", "started_at", "id"], name="call_exp_started_id"),
+            models.Index(
+                fields=["experiment", "duration_seconds", "id"], name="call_exp_duration_id"
+            ),
+            models.Index(fields=["experiment", "sentiment", "id"], name="call_exp_sentiment_id"),
+            models.Index(fields=["agent", "started_at", "id"], name="call_agent_started_id"),
+            models.Index(fields=["agent", "duration_seconds", "id"], name="call_agent_duration_id"),
+            models.Index(fields=["agent", "sentiment", "id"], name="call_agent_sentiment_id"),
+            # "Only variant B, newest first": a variant is in one experiment, so this also
+            # narrows the experiment's list. Other filters (converted, transferred, ranges)
+            # are checked while walking the sort's index: cheap while they keep a fair share
+            # of the calls; a filter that keeps almost none walks far (see the selector).
+            models.Index(fields=["variant", "started_at", "id"], name="call_variant_started_id"),
         ]
 
     def __str__(self):

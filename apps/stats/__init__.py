@@ -18,6 +18,9 @@ ratio        per-caller ratio metrics by the delta method
 verdict      verdict codes (winning, losing, no_difference_yet, inconclusive, srm, guardrail)
 sentences    plain-language sentences for the verdicts
 simulate     seeded A/A and power simulations of the sequential rule
+thompson     optimize mode: Thompson-sampling traffic weights
+proportions  Wilson score interval for a single proportion
+agreement    Cohen's kappa (how far the LLM judge agrees with people)
 
 Conventions
 -----------
