@@ -113,3 +113,18 @@ def api(client):
             return client.get(path, **headers)
 
     return Api()
+
+
+@pytest.fixture
+def celery_worker_on_redis():
+    """A real Celery worker, in this process, taking tasks from the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+            yield
+    finally:
+        app.conf.task_always_eager = True

@@ -1,37 +1,18 @@
 """Background work through a real Celery worker on the real Redis broker."""
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from apps.experiments.models import ResultSnapshot
 from apps.experiments.services import experiment_start, experiment_stop
 from config.celery import app
 from tests.factories import make_agent, make_experiment, make_user
 from tests.results.helpers import add_calls
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def worker():
-    app.conf.task_always_eager = False
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
-    app.conf.task_always_eager = True
-
-
-def wait_for(predicate, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def test_stopping_an_experiment_freezes_its_results_on_a_worker(worker):
+def test_stopping_an_experiment_freezes_its_results_on_a_worker(celery_worker_on_redis):
     user = make_user("ops", role="operator")
     experiment = make_experiment(agent=make_agent(user=user), user=user)
     experiment_start(experiment=experiment, user=user)
@@ -42,7 +23,7 @@ def test_stopping_an_experiment_freezes_its_results_on_a_worker(worker):
     assert snapshot.experiment_id == experiment.pk and snapshot.calls == 300
 
 
-def test_the_beat_job_refreshes_running_experiments_on_a_worker(worker):
+def test_the_beat_job_refreshes_running_experiments_on_a_worker(celery_worker_on_redis):
     from apps.results.tasks import refresh_running
 
     user = make_user("ops", role="operator")

@@ -1,24 +1,14 @@
 """A change made by an operator reaches a warm process's table by itself, within seconds."""
 
-import time
-
 import pytest
 
 from apps.assignments import exposures, table
 from apps.assignments.models import Exposure
 from apps.experiments.services import experiment_start, experiment_stop, weights_set
 from tests.factories import make_agent, make_experiment, make_user
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_the_background_refresher_picks_up_changes_and_flushes_exposures(api, router_key, settings):

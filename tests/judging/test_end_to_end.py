@@ -5,7 +5,6 @@ Celery worker on Redis asks the local chat-completions server; results show the 
 per variant with judge errors apart; a guardrail broken on purpose pauses a variant.
 """
 
-import time
 from io import StringIO
 
 import pytest
@@ -23,17 +22,9 @@ from tests.factories import make_agent, make_user
 from tests.judging.chat_server import ChatServer
 from tests.judging.helpers import custom_experiment, point_judge_at
 from tests.results.helpers import add_calls
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-def wait_for(predicate, seconds=60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_verdicts_arrive_the_pass_rate_shows_and_a_broken_guardrail_pauses(

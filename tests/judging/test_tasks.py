@@ -1,9 +1,6 @@
 """The judge's Celery tasks: eagerly against a real chat server, and on a real worker."""
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from apps.judging import tasks
 from apps.judging.models import Judgement
@@ -13,6 +10,7 @@ from config.celery import app
 from tests.factories import make_agent, make_experiment, make_user
 from tests.judging.chat_server import ChatServer
 from tests.judging.helpers import add_call, custom_experiment, point_judge_at, said
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -148,25 +146,8 @@ def test_the_tasks_are_registered_by_name():
 # On a real worker, with the real Redis broker: the countdown is really waited for.
 
 
-@pytest.fixture
-def worker():
-    app.conf.task_always_eager = False
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
-    app.conf.task_always_eager = True
-
-
-def wait_for(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_waits_for_retry_after_before_asking_again(server, worker):
+def test_a_worker_waits_for_retry_after_before_asking_again(server, celery_worker_on_redis):
     user = make_user("ops", role="operator")
     experiment = custom_experiment(agent=make_agent(user=user), user=user)
     call = add_call(experiment)

@@ -88,19 +88,24 @@ def variant_pause(*, experiment: Experiment, variant_key: str, reason: str, user
     before = {v.key: v.weight for v in variants.values()}
     variant.paused_weight, variant.paused_reason = variant.weight, reason
     control.weight, variant.weight = control.weight + variant.weight, 0
-    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
-    control.save(update_fields=["weight"])
+    _save_moved_traffic(experiment, variants, before, "variant.pause", user, reason)
+    return variant
+
+
+def _save_moved_traffic(experiment, variants: dict, before: dict, action: str, user, reason=""):
+    """Save a pause or resume: both variants, a new phase of the split, an audit entry."""
+    for variant in variants.values():
+        variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
     experiment.weights_version += 1
     experiment.save(update_fields=["weights_version"])
     audit_record(
         actor=user,
-        action="variant.pause",
+        action=action,
         obj=experiment,
         reason=reason,
         before=before,
         after={v.key: v.weight for v in variants.values()},
     )
-    return variant
 
 
 @transaction.atomic
@@ -120,15 +125,5 @@ def variant_resume(*, experiment: Experiment, variant_key: str, user=None) -> Va
     before = {v.key: v.weight for v in variants.values()}
     control.weight -= variant.paused_weight
     variant.weight, variant.paused_weight, variant.paused_reason = variant.paused_weight, None, ""
-    variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
-    control.save(update_fields=["weight"])
-    experiment.weights_version += 1
-    experiment.save(update_fields=["weights_version"])
-    audit_record(
-        actor=user,
-        action="variant.resume",
-        obj=experiment,
-        before=before,
-        after={v.key: v.weight for v in variants.values()},
-    )
+    _save_moved_traffic(experiment, variants, before, "variant.resume", user)
     return variant
