@@ -207,3 +207,4 @@ def _refresh_forever(interval: float, stop: threading.Event) -> None:
         except Exception:  # the database or Redis is away: keep answering from memory
             log.warning("Routing table refresh failed; still serving the last one", exc_info=True)
             connection.close()
+    connection.close()  # stopped: give the thread's database connection back
