@@ -1,11 +1,9 @@
 """Ingestion: calls reported by routers. Idempotent by (agent, call_id) and all-or-nothing."""
 
 import json
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from celery import current_app
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -13,8 +11,7 @@ from apps.agents.models import Agent
 from apps.calls.models import Call
 from apps.calls.schemas import CallReport, ReportErrors, turns_json
 from apps.experiments.models import Experiment, GoalKind, Status, Variant
-
-log = logging.getLogger(__name__)
+from config.celery import queue_after_commit
 
 OUTCOMES = ("duration_seconds", "converted", "sentiment", "transferred", "completed")
 
@@ -55,16 +52,8 @@ def _queue_judging(reports) -> None:
             experiment__goal_kind=GoalKind.CUSTOM,
         ).values_list("pk", flat=True)
     )
-    if not ids:
-        return
-
-    def send():
-        try:
-            current_app.signature("judging.judge_calls", args=[ids]).delay()
-        except Exception:
-            log.warning("Could not queue judging of %d calls", len(ids), exc_info=True)
-
-    transaction.on_commit(send)
+    if ids:
+        queue_after_commit("judging.judge_calls", ids, what=f"{len(ids)} calls")
 
 
 def _ingest(reports, key):

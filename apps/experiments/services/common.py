@@ -1,30 +1,8 @@
-"""What every experiment service shares: row locks, status checks, queued work."""
+"""What every experiment service shares: row locks and status checks."""
 
-import logging
-
-from celery import current_app
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from apps.experiments.models import Experiment
-
-log = logging.getLogger(__name__)
-
-
-def _queue_after_commit(task_name: str, *args) -> None:
-    """Queue a task of a higher layer by name once the change is committed.
-
-    If the broker is unreachable the change still stands; the minute-by-minute beat job
-    catches up (it freezes stopped experiments that have no frozen results).
-    """
-
-    def send():
-        try:
-            current_app.signature(task_name, args=args).delay()
-        except Exception:
-            log.warning("Could not queue %s%s; the beat job will catch up", task_name, args)
-
-    transaction.on_commit(send)
 
 
 def _locked(experiment: Experiment) -> Experiment:

@@ -16,7 +16,8 @@ from apps.experiments.models import (
     Variant,
 )
 from apps.experiments.selectors import variant_verdict
-from apps.experiments.services.common import _locked, _queue_after_commit, _require_status
+from apps.experiments.services.common import _locked, _require_status
+from config.celery import queue_after_commit
 
 DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
 
@@ -184,7 +185,7 @@ def experiment_stop(*, experiment: Experiment, user=None) -> Experiment:
     experiment.status = Status.STOPPED
     experiment.stopped_at = timezone.now()
     experiment.save(update_fields=["status", "stopped_at"])
-    _queue_after_commit("results.freeze", experiment.pk)
+    queue_after_commit("results.freeze", experiment.pk)
     audit_record(
         actor=user,
         action="experiment.stop",

@@ -1,10 +1,8 @@
 """Criteria (what a passing call looks like, versioned) and pausing or resuming the judge."""
 
 import logging
-from functools import partial
 from itertools import batched
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -14,6 +12,7 @@ from apps.experiments.models import Experiment, GoalKind
 from apps.judging.client import JudgeRefused
 from apps.judging.models import Criterion, Judgement, Verdict
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
+from config.celery import queue_after_commit
 
 log = logging.getLogger(__name__)
 QUEUE_BATCH = 500  # call ids per "judging.judge_calls" message
@@ -26,14 +25,8 @@ def _queue_judging(call_ids: list[int]) -> None:
     judging queues whatever was missed.
     """
 
-    def send(chunk: list[int]) -> None:
-        try:
-            current_app.signature("judging.judge_calls", args=[chunk]).delay()
-        except Exception as error:
-            log.warning("Could not queue judging.judge_calls for %s calls: %r", len(chunk), error)
-
     for chunk in batched(call_ids, QUEUE_BATCH):
-        transaction.on_commit(partial(send, list(chunk)))
+        queue_after_commit("judging.judge_calls", list(chunk), what=f"{len(chunk)} calls")
 
 
 def _locked(experiment: Experiment) -> Experiment:
