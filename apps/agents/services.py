@@ -27,6 +27,17 @@ def _clean_body(body: str) -> str:
     return body
 
 
+def agent_lock(agent_id) -> Agent:
+    """The agent re-read under a row lock. Every write to an agent's prompt or experiments
+    takes this lock first (then the experiment's), so writes on one agent queue in one order
+    and each sees what the one before it committed."""
+    return (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=agent_id)
+    )
+
+
 def _refuse_while_running(agent: Agent) -> None:
     running = agent.experiments.filter(status="running").first()
     if running is not None:
@@ -42,7 +53,7 @@ def prompt_version_create(
     """Save a new immutable version of an agent's prompt (it does not become current)."""
     body = _clean_body(body)
     # Lock the agent row so that two saves at once get numbers n+1 and n+2, not both n+1.
-    Agent.objects.select_for_update().values_list("pk").get(pk=agent.pk)
+    agent_lock(agent.pk)
     last = agent.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = PromptVersion(
         agent=agent,
@@ -94,7 +105,7 @@ def agent_create(
 @transaction.atomic
 def agent_prompt_update(*, agent: Agent, body: str, user=None, note: str = ""):
     """Save a new version of the agent's prompt and make it current."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = agent_lock(agent.pk)
     _refuse_while_running(agent)
     current = agent.current_version
     if current is not None and current.body == (body or "").strip():
@@ -116,7 +127,7 @@ def agent_prompt_update(*, agent: Agent, body: str, user=None, note: str = ""):
 @transaction.atomic
 def prompt_rollback(*, agent: Agent, version: PromptVersion, user=None, reason: str = "") -> Agent:
     """Make an earlier version the agent's current prompt again."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = agent_lock(agent.pk)
     if version.agent_id != agent.pk:
         raise ValidationError("That prompt version belongs to another agent.")
     if agent.current_version_id == version.pk:

@@ -7,7 +7,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from apps.experiments.models import Status
-from apps.experiments.services import experiment_start, weights_set
+from apps.experiments.services import (
+    experiment_start,
+    experiment_stop,
+    variant_fork,
+    variant_update_prompt,
+    weights_set,
+    winner_apply,
+)
 from tests.factories import make_agent, make_experiment, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,3 +85,51 @@ def test_two_experiments_started_at_once_on_one_agent_only_one_runs():
 
     assert outcomes.count("saved") == 1
     assert agent.experiments.filter(status=Status.RUNNING).count() == 1
+
+
+ROUNDS = 20  # before the agent lock came first, 3 rounds in 12 let both succeed
+
+
+def test_start_and_apply_on_one_agent_never_both_succeed():
+    user = make_user("cleo", role="manager")
+    for round_ in range(ROUNDS):
+        agent = make_agent(user=user)
+        ran = make_experiment(agent=agent, user=user, name="Ran")
+        experiment_start(experiment=ran, user=user)
+        experiment_stop(experiment=ran, user=user)
+        fresh = make_experiment(agent=agent, user=user, name="Fresh")
+
+        outcomes = run_together(
+            lambda ran=ran: winner_apply(
+                experiment=ran, variant_key="b", user=user, reason="ship it"
+            ),
+            lambda fresh=fresh: experiment_start(experiment=fresh, user=user),
+        )
+
+        assert outcomes.count("saved") == 1, (round_, outcomes)
+        agent.refresh_from_db()
+        fresh.refresh_from_db()
+        if fresh.status == Status.RUNNING:  # it started first: its control is still current
+            control = fresh.variants.get(is_control=True)
+            assert control.prompt_version_id == agent.current_version_id
+        else:
+            assert agent.current_version_id == ran.variants.get(key="b").prompt_version_id
+
+
+def test_forking_a_variant_while_the_prompt_changes_does_not_deadlock():
+    """Fork locks the agent (for a new version number) and the experiment; a prompt update
+    locks the agent. Taken in one order, neither waits on the other forever."""
+    user = make_user("dev", role="operator")
+    for _ in range(5):
+        agent = make_agent(user=user)
+        draft = make_experiment(agent=agent, user=user)
+        b = draft.variants.get(key="b")
+
+        outcomes = run_together(
+            lambda draft=draft: variant_fork(experiment=draft, user=user, body="Say hi twice."),
+            lambda b=b: variant_update_prompt(variant=b, body="Say hello.", user=user),
+        )
+
+        assert outcomes == ["saved", "saved"]
+        numbers = list(agent.versions.values_list("number", flat=True))
+        assert len(numbers) == len(set(numbers))

@@ -2,14 +2,21 @@
 
 from django.core.exceptions import ValidationError
 
+from apps.agents.services import agent_lock
 from apps.experiments.models import Experiment
 
 
 def _locked(experiment: Experiment) -> Experiment:
-    """The experiment re-read under a row lock, so concurrent writes queue up behind us."""
+    """The experiment re-read under row locks, so concurrent writes queue up behind us.
+
+    The agent's row is locked first, then the experiment's: the same order as every agent
+    service (prompt update, rollback) and every other experiment of the agent, so a start
+    and an apply on one agent run one after the other and the second sees the first's work.
+    """
+    agent_lock(experiment.agent_id)
     return (
         Experiment.objects.select_for_update(of=("self",))
-        .select_related("agent")
+        .select_related("agent", "agent__current_version")
         .get(pk=experiment.pk)
     )
 

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.agents.models import Agent
+from apps.agents.services import agent_lock
 from apps.audit.services import audit_record, person
 from apps.experiments.models import (
     Direction,
@@ -72,11 +73,7 @@ def experiment_create(
     optimize: bool = False,
 ) -> Experiment:
     """Draft an experiment; its control is the agent's current prompt, with all the traffic."""
-    agent = (
-        Agent.objects.select_for_update(of=("self",))
-        .select_related("current_version")
-        .get(pk=agent.pk)
-    )
+    agent = agent_lock(agent.pk)
     if agent.current_version_id is None:
         raise ValidationError(f"{agent.name} has no prompt yet; save one before experimenting.")
     direction, criteria = _clean_goal(goal_kind, goal_direction, goal_criteria)
@@ -233,7 +230,7 @@ def winner_apply(
     variant = experiment.variants.select_related("prompt_version").filter(key=variant_key).first()
     if variant is None:
         raise ValidationError(f"There is no variant “{variant_key}” in this experiment.")
-    agent = Agent.objects.select_for_update().get(pk=experiment.agent_id)
+    agent = experiment.agent  # locked by _locked, before the experiment
     running = agent.experiments.filter(status=Status.RUNNING).first()
     if running is not None:
         raise ValidationError(
