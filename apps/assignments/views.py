@@ -58,10 +58,8 @@ def answer(authorization: str | None, body: bytes) -> Answer:
         return _error(400, parsed)
     slug, caller, call_id = parsed
     route = routes.routes.get(slug)
-    if route is None:
+    if route is None or not key.allows(route.agent_id):  # a key never learns others' agents
         return _error(404, f"There is no agent “{slug}” (or it has no prompt yet).")
-    if not key.allows(route.agent_id):
-        return _error(403, f"This key is not allowed to use the agent “{slug}”.")
     if route.per_call and call_id is None:
         return _error(400, "This agent's experiment draws a variant per call: send call_id.")
     arm = route.arm_for(caller, call_id)
