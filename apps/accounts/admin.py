@@ -3,15 +3,18 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import ApiKey, User
-from apps.accounts.services import api_key_revoke, api_key_secret
-from apps.audit.services import audit_record
+from apps.accounts.services import api_key_create, api_key_revoke, api_key_update
 
 admin.site.register(User, UserAdmin)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are made here or by `manage.py create_api_key`; the key is shown once."""
+    """Keys are made here or by `manage.py create_api_key`; the key is shown once.
+
+    Every save goes through the key services, so it is audited and routers see it on their
+    next refresh (the audit entry moves the change counter).
+    """
 
     list_display = ["name", "prefix", "scope", "created_at", "revoked_at"]
     list_filter = ["scope"]
@@ -29,15 +32,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return ["prefix", "scope", "created_by", "created_at", "revoked_at"]
 
     def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
         if change:
-            return super().save_model(request, obj, form, change)
-        raw, obj.prefix, obj.digest = api_key_secret()
-        obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user, action="api_key.create", obj=obj, after={"scope": obj.scope}
+            api_key_update(key=obj, name=data["name"], agents=data["agents"], user=request.user)
+            return
+        key, raw = api_key_create(
+            name=data["name"], scope=data["scope"], agents=data["agents"], user=request.user
+        )
+        obj.pk, obj.prefix, obj.digest, obj.created_at = (
+            key.pk,
+            key.prefix,
+            key.digest,
+            key.created_at,
         )
         messages.warning(request, f"Copy the key now; it is not shown again: {raw}")
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the services above set the agents, inside their audited transaction
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the audit log keeps naming the key

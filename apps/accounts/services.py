@@ -58,3 +58,22 @@ def api_key_revoke(*, key: ApiKey, user=None) -> ApiKey:
     key.save(update_fields=["revoked_at"])
     audit_record(actor=user, action="api_key.revoke", obj=key)
     return key
+
+
+@transaction.atomic
+def api_key_update(*, key: ApiKey, name: str, agents, user=None) -> ApiKey:
+    """Rename a key or change which agents it may use. Routers see the new limit on their next
+    refresh: the audit entry moves the change counter they watch."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the key after who uses it, e.g. “EU router”."})
+    before = {"name": key.name, "agents": sorted(key.agents.values_list("slug", flat=True))}
+    after = {"name": name[:100], "agents": sorted(a.slug for a in agents)}
+    if before == after:
+        return key
+    key.name = after["name"]
+    key.save(update_fields=["name"])
+    key.agents.set(agents)
+    audit_record(actor=user, action="api_key.update", obj=key, before=before, after=after)
+    return key

@@ -10,6 +10,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Criterion)
 class CriterionAdmin(ReadOnlyAdmin):
@@ -30,7 +33,9 @@ class JudgementAdmin(ReadOnlyAdmin):
 
 
 @admin.register(HumanVerdict)
-class HumanVerdictAdmin(admin.ModelAdmin):
+class HumanVerdictAdmin(ReadOnlyAdmin):
+    """Read-only: people give verdicts on the call page (human_verdict_set)."""
+
     list_display = ["call", "reviewer", "verdict", "updated_at"]
     list_filter = ["verdict"]
     raw_id_fields = ["call", "reviewer"]

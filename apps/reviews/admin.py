@@ -20,6 +20,9 @@ class PairVoteAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(CallTag)
 class CallTagAdmin(admin.ModelAdmin):
@@ -32,4 +35,7 @@ class CallTagAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -168,11 +168,13 @@ def test_a_wrong_or_revoked_key_is_401(api, agent):
     assert ask(api, "sb_made-up", agent.slug).status_code == 401
 
 
-def test_a_key_limited_to_other_agents_is_403(api, agent, operator):
+def test_a_key_limited_to_other_agents_gets_the_same_404_as_an_unknown_agent(api, agent, operator):
     other = make_agent(user=operator)
     _, raw = api_key_create(name="Other only", agents=[other])
     response = ask(api, raw, agent.slug)
-    assert response.status_code == 403 and agent.slug in response.json()["error"]
+    unknown = ask(api, raw, "no-such-agent")
+    assert response.status_code == unknown.status_code == 404
+    assert response.json()["error"] == unknown.json()["error"].replace("no-such-agent", agent.slug)
     assert ask(api, raw, other.slug).status_code == 200
 
 
