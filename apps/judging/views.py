@@ -11,6 +11,7 @@ from apps.experiments.models import Experiment
 from apps.experiments.selectors import latest_snapshot
 from apps.judging import services
 from apps.judging.selectors import judgement_current
+from config.redirects import safe_next
 
 RUN = "experiments.run_experiment"
 
@@ -81,4 +82,4 @@ def human_verdict(request, pk):
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    return redirect(request.POST.get("next") or f"/calls/{call.pk}/")
+    return redirect(safe_next(request, fallback=f"/calls/{call.pk}/"))
