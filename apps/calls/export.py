@@ -10,6 +10,7 @@ keeps the result on its side (spilling to disk if large) while the client downlo
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 
 from django.db.models import Func, IntegerField, QuerySet, TextField
@@ -25,9 +26,13 @@ HEADER = [
 CHUNK = 1000  # rows per fetch from the server-side cursor: about 1 MB of Python objects
 PIECE = 64 * 1024  # characters per piece of the response: few, large writes to the client
 
-# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)").
-# A leading apostrophe makes it plain text (OWASP's advice for CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)"),
+# also after leading spaces, line breaks or invisible characters, which it skips; and some
+# read the full-width and small forms (U+FF1D, U+FE66...) as the ASCII ones. A leading
+# apostrophe makes the cell plain text (OWASP's advice for CSV injection). Tab and carriage
+# return are on OWASP's list themselves.
+FORMULA_TRIGGERS = frozenset("=+-@")
+FORMULA_STARTS = ("\t", "\r")
 
 
 class TurnCount(Func):
@@ -89,4 +94,17 @@ def _cell(value):
 
 def _text(value: str) -> str:
     """Text cells only: numbers such as a sentiment of -0.4 must stay numbers."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return f"'{value}" if _is_formula(value) else value
+
+
+def _is_formula(value: str) -> bool:
+    """Whether the first character a spreadsheet would not skip starts a formula. Skipped:
+    whitespace of any kind and every control, format or unassigned character; compared in
+    NFKC form, so that full-width "\uff1d" and small "\ufe66" count as "="."""
+    if value.startswith(FORMULA_STARTS):
+        return True
+    for char in value:
+        if char.isspace() or unicodedata.category(char).startswith("C"):
+            continue
+        return unicodedata.normalize("NFKC", char)[:1] in FORMULA_TRIGGERS
+    return False

@@ -4,14 +4,17 @@ import csv
 import io
 import json
 import tracemalloc
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
-from apps.calls.export import HEADER
+from apps.calls.export import HEADER, _cells
 from apps.calls.models import Call
 from tests.factories import CallFactory, make_agent
 
@@ -135,6 +138,76 @@ def test_cells_a_spreadsheet_would_run_are_made_plain_text(logged_in, agent):
     # Numbers stay numbers, negative ones included; the JSON starts with "{".
     assert [r["sentiment"] for r in rows] == ["-0.5", "0.5", ""]
     assert json.loads(rows[0]["fields"]) == {"note": "=1+1"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " =1+1",  # a space first
+        "\n=1+1",  # a line break first
+        "\r\n@SUM(A1)",
+        "\t=1+1",
+        "\rcmd",
+        "  \t -2+3",
+        "\u3000=1+1",  # ideographic space
+        "\u00a0+1",  # no-break space
+        "\u200b=1+1",  # zero-width space, a format character
+        "\ufeff=1+1",  # byte-order mark
+        "\x0b\x0c=1",  # vertical tab, form feed
+        '\uff1dHYPERLINK("http://x")',  # full-width equals
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(A1)",
+        " \uff1d1",
+        "\ufe661",  # small equals
+        "\ufe621",
+        "\ufe631",
+        "\ufe6bx",
+    ],
+)
+def test_every_formula_start_is_made_plain_text(logged_in, agent, text):
+    CallFactory(agent=agent, call_id="c-1", caller=text, fields={})
+    (row,) = read(logged_in.get(reverse("calls:agent-csv", args=[agent.slug])))
+    assert row["caller"] == "'" + text
+
+
+@pytest.mark.parametrize("text", ["Ann", "Ann =1", " Ann", "\nnote", "", "a-b", "(=1)"])
+def test_text_that_starts_no_formula_is_left_as_it_is(logged_in, agent, text):
+    CallFactory(agent=agent, call_id="c-1", caller=text, fields={})
+    (row,) = read(logged_in.get(reverse("calls:agent-csv", args=[agent.slug])))
+    assert row["caller"] == text
+
+
+TRIGGERS = "=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\t\r"
+SKIPPED = " \t\n\r\x0b\x0c\x00\x1f\x7f\x85\xa0\u1680\u2000\u2028\u2029\u200b\u3000\ufeff"
+cell_text = st.text(st.one_of(st.sampled_from(TRIGGERS + SKIPPED), st.characters()), max_size=12)
+
+
+def _shown(cell: str) -> str:
+    """The cell from its first character that is neither whitespace nor a control/format one."""
+    skipped = 0
+    while skipped < len(cell) and (
+        cell[skipped].isspace() or unicodedata.category(cell[skipped]) in ("Cc", "Cf")
+    ):
+        skipped += 1
+    return cell[skipped:]
+
+
+@given(texts=st.lists(cell_text, min_size=3, max_size=3), number=st.floats(-1, 1))
+def test_no_exported_cell_starts_a_formula_once_leading_blanks_are_skipped(texts, number):
+    """What a spreadsheet sees first, after whatever leading whitespace or control characters
+    it may skip, is never a formula trigger in any width; numbers stay numbers."""
+    call_id, caller, variant = texts
+    row = (call_id, datetime(2026, 11, 22, tzinfo=UTC), caller, variant, number, True)
+    row += (number, None, False, False, 3, "{}")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(_cells(row))
+    (cells,) = list(csv.reader(io.StringIO(buffer.getvalue())))
+    for cell in (cells[0], cells[2], cells[3]):  # the text cells
+        first = unicodedata.normalize("NFKC", _shown(cell)[:1])[:1]
+        assert first == "" or first not in "=+-@", cells
+        assert not cell.startswith(("\t", "\r")), cells
+    assert float(cells[4]) == float(cells[6]) == number
 
 
 def test_memory_stays_flat_however_many_rows(logged_in, agent):
