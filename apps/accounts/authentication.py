@@ -77,6 +77,17 @@ class AdminKey(BasePermission):
         return True
 
 
-def require_agent(key: Key, agent) -> None:
-    if not key.allows(agent.id):
-        raise PermissionDenied(f"This key is not allowed to use the agent “{agent.slug}”.")
+def in_scope(key: Key, queryset, agent_field: str = "pk"):
+    """Only the rows of the agents a key may use. Whatever lies outside a key's agents is
+    answered exactly as if it did not exist (404), so a key never learns other agents' slugs."""
+    if not key.agent_ids:
+        return queryset
+    return queryset.filter(**{f"{agent_field}__in": key.agent_ids})
+
+
+def require_unscoped(key: Key) -> None:
+    """Some acts concern every agent (creating one): a key limited to some agents may not."""
+    if key.agent_ids:
+        raise PermissionDenied(
+            "This key is limited to some agents; creating agents needs an admin key for all."
+        )

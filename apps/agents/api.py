@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import require_agent
+from apps.accounts.authentication import in_scope, require_unscoped
 from apps.agents.models import Agent
 from apps.agents.selectors import agents_for_page
 from apps.agents.services import agent_create, agent_prompt_update
@@ -49,19 +49,16 @@ class PromptIn(serializers.Serializer):
     )
 
 
-def _allowed(request, agents):
-    return [a for a in agents if request.auth.allows(a.id)]
-
-
 class AgentsView(APIView):
     @extend_schema(operation_id="list_agents", responses=AgentOut(many=True), tags=["Agents"])
     def get(self, request):
-        return Response(AgentOut(_allowed(request, agents_for_page()), many=True).data)
+        return Response(AgentOut(in_scope(request.auth, agents_for_page()), many=True).data)
 
     @extend_schema(
         operation_id="create_agent", request=AgentIn, responses={201: AgentOut}, tags=["Agents"]
     )
     def post(self, request):
+        require_unscoped(request.auth)
         data = _valid(AgentIn, request)
         agent = agent_create(
             name=data["name"],
@@ -82,8 +79,7 @@ class AgentPromptsView(APIView):
         tags=["Agents"],
     )
     def post(self, request, slug):
-        agent = get_object_or_404(Agent, slug=slug)
-        require_agent(request.auth, agent)
+        agent = get_object_or_404(in_scope(request.auth, Agent.objects), slug=slug)
         data = _valid(PromptIn, request)
         version = agent_prompt_update(
             agent=agent, body=data["prompt"], note=data["note"], user=request.auth.label

@@ -6,7 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import require_agent
+from apps.accounts.authentication import in_scope
 from apps.agents.models import Agent
 from apps.experiments import selectors
 from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
@@ -119,9 +119,8 @@ def _valid(serializer_class, request) -> dict:
 
 
 def _experiment(request, pk):
-    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
-    require_agent(request.auth, experiment.agent)
-    return experiment
+    experiments = in_scope(request.auth, selectors.experiments_for_page(), "agent_id")
+    return get_object_or_404(experiments, pk=pk)
 
 
 def _out(pk, code=status.HTTP_200_OK):
@@ -133,9 +132,8 @@ class ExperimentsView(APIView):
         operation_id="list_experiments", responses=ExperimentOut(many=True), tags=["Experiments"]
     )
     def get(self, request):
-        experiments = selectors.experiments_for_page().order_by("-created_at", "-id")
-        allowed = [e for e in experiments if request.auth.allows(e.agent_id)]
-        return Response(ExperimentOut(allowed, many=True).data)
+        experiments = in_scope(request.auth, selectors.experiments_for_page(), "agent_id")
+        return Response(ExperimentOut(experiments.order_by("-created_at", "-id"), many=True).data)
 
     @extend_schema(
         operation_id="create_experiment",
@@ -145,8 +143,7 @@ class ExperimentsView(APIView):
     )
     def post(self, request):
         data = _valid(ExperimentIn, request)
-        agent = get_object_or_404(Agent, slug=data["agent"])
-        require_agent(request.auth, agent)
+        agent = get_object_or_404(in_scope(request.auth, Agent.objects), slug=data["agent"])
         experiment = experiment_create(
             agent=agent,
             name=data["name"],

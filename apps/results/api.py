@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import require_agent
+from apps.accounts.authentication import in_scope
 from apps.experiments.models import Experiment
 from apps.results.selectors import latest_snapshot
 from apps.results.services import results_compute
@@ -72,7 +72,7 @@ class ResultsView(APIView):
         summary="Latest results of an experiment",
     )
     def get(self, request, pk):
-        experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
-        require_agent(request.auth, experiment.agent)
+        experiments = in_scope(request.auth, Experiment.objects.select_related("agent"), "agent_id")
+        experiment = get_object_or_404(experiments, pk=pk)
         snapshot = latest_snapshot(experiment) or results_compute(experiment=experiment)
         return Response(ResultsOut(snapshot_payload(snapshot)).data)

@@ -189,5 +189,5 @@ def test_no_key_is_401_and_a_key_for_other_agents_is_refused(api, agent, operato
     _, raw = api_key_create(name="Other only", agents=[other])
     response = api.post(URL, report(agent), key=raw)
     assert response.status_code == 400
-    assert "not allowed" in response.json()["details"]["items"]["0"]["agent"]
+    assert response.json()["details"]["items"]["0"]["agent"] == f"There is no agent “{agent.slug}”."
     assert not Call.objects.exists()

@@ -117,8 +117,8 @@ def test_an_admin_key_limited_to_one_agent_sees_only_that_agent(api, experiment,
     _, raw = api_key_create(name="Other admin", scope="admin", agents=[other])
     assert api.get("/api/v1/experiments", key=raw).json() == []
     assert [a["slug"] for a in api.get("/api/v1/agents", key=raw).json()] == [other.slug]
-    assert api.get(f"/api/v1/experiments/{experiment.pk}", key=raw).status_code == 403
-    assert api.post(f"/api/v1/experiments/{experiment.pk}/start", key=raw).status_code == 403
+    assert api.get(f"/api/v1/experiments/{experiment.pk}", key=raw).status_code == 404
+    assert api.post(f"/api/v1/experiments/{experiment.pk}/start", key=raw).status_code == 404
 
 
 def test_unknown_experiment_is_404(api, admin_key):
