@@ -52,9 +52,12 @@ class Call(models.Model):
                 condition=Q(sentiment__isnull=True) | Q(sentiment__gte=-1, sentiment__lte=1),
                 name="call_sentiment_range",
             ),
+            # 0 to a day, as the call report schema says (apps/calls/schemas.py). In
+            # PostgreSQL NaN is above every number, so this also refuses NaN and Infinity.
             models.CheckConstraint(
-                condition=Q(duration_seconds__isnull=True) | Q(duration_seconds__gte=0),
-                name="call_duration_not_negative",
+                condition=Q(duration_seconds__isnull=True)
+                | Q(duration_seconds__gte=0, duration_seconds__lte=86_400),
+                name="call_duration_range",
             ),
         ]
         indexes = [

@@ -2,47 +2,104 @@
 
 Pydantic rather than DRF serializers here: a batch of 1,000 calls with transcripts is validated
 in milliseconds, which is what lets ingestion keep up with a busy router fleet.
+
+Every bound here matches what the database can store and what results can use: numbers are
+finite (PostgreSQL refuses NaN/Infinity in jsonb, and one Infinity poisoned every aggregate),
+durations are 0 to a day (the CHECK constraint on calls_call says the same), times lie between
+2000 and a day from now (year 9999 in a far time zone cannot be read back into Python), and no
+stored text holds NUL (PostgreSQL refuses it). Strings are checked by a pattern, in pydantic's
+compiled core, so a batch of long transcripts costs no Python call per turn.
 """
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from django.utils import timezone
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from config.inputs import json_problem
 
 MAX_BATCH = 1000
+MAX_DURATION_SECONDS = 86_400  # a day; the call_duration_range constraint says the same
+EARLIEST_CALL = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_FIELDS_DEPTH = 8
+MAX_FIELDS_CHARS = 100_000
+MAX_ID = 2**63 - 1  # a PostgreSQL bigint: larger ids cannot even be looked up
+
+# Text without NUL (\x00): PostgreSQL cannot store it. A pattern runs in pydantic's core.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+NO_NUL_TYPE = "string_pattern_mismatch"
+
+
+def _recent(value: datetime) -> datetime:
+    if not EARLIEST_CALL <= value <= timezone.now() + timedelta(days=1):
+        raise ValueError("Give a time between 2000-01-01 and one day from now.")
+    return value
+
+
+def _storable(fields: dict[str, Any]) -> dict[str, Any]:
+    problem = json_problem(fields, max_depth=MAX_FIELDS_DEPTH)
+    if problem:
+        raise ValueError(problem)
+    if len(json.dumps(fields)) > MAX_FIELDS_CHARS:
+        raise ValueError(f"“fields” is over {MAX_FIELDS_CHARS:,} characters as JSON; send less.")
+    return fields
+
+
+CallTime = Annotated[AwareDatetime, AfterValidator(_recent)]
+Fields = Annotated[dict[Text, Any], AfterValidator(_storable)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Turn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     speaker: Literal["agent", "caller"] = Field(description="Who spoke: agent or caller.")
-    text: str = Field(max_length=50_000, description="What was said.")
-    start_seconds: float = Field(ge=0, description="Seconds from the start of the call.")
+    text: Text = Field(max_length=50_000, description="What was said.")
+    start_seconds: float = Field(
+        ge=0, le=MAX_DURATION_SECONDS, description="Seconds from the start of the call."
+    )
 
 
 class CallReport(BaseModel):
     """One call. Re-sending a call_id updates that call; omitted fields keep their value."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    call_id: str = Field(min_length=1, max_length=128, description="The router's id for the call.")
-    agent: str = Field(min_length=1, max_length=100, description="The agent's slug.")
-    caller: str | None = Field(
+    call_id: Text = Field(min_length=1, max_length=128, description="The router's id for the call.")
+    agent: Text = Field(min_length=1, max_length=100, description="The agent's slug.")
+    caller: Text | None = Field(
         None, min_length=1, max_length=256, description="The caller's id; required for a new call."
     )
-    variant: int | None = Field(None, description="variant.id from the assignment, if any.")
-    experiment: int | None = Field(None, description="experiment.id from the assignment.")
-    started_at: AwareDatetime | None = Field(
+    variant: Id | None = Field(None, description="variant.id from the assignment, if any.")
+    experiment: Id | None = Field(None, description="experiment.id from the assignment.")
+    started_at: CallTime | None = Field(
         None,
-        description="When the call started (ISO 8601 with time zone); required for a new call.",
+        description="When the call started (ISO 8601 with time zone), between 2000-01-01 and "
+        "one day from now; required for a new call.",
     )
-    duration_seconds: float | None = Field(None, ge=0, description="Length of the call.")
+    duration_seconds: float | None = Field(
+        None, ge=0, le=MAX_DURATION_SECONDS, description="Length of the call, 0 to 86,400."
+    )
     converted: bool | None = Field(None, description="Did the call reach its successful outcome?")
     sentiment: float | None = Field(None, ge=-1, le=1, description="Caller sentiment, -1 to 1.")
     transferred: bool | None = Field(None, description="Was the call handed to a person?")
     completed: bool | None = Field(None, description="Did the call finish normally?")
     transcript: list[Turn] | None = Field(None, max_length=5000, description="The conversation.")
-    fields: dict[str, Any] | None = Field(
-        None, description="Anything else (post-call analysis...); merged into earlier fields."
+    fields: Fields | None = Field(
+        None,
+        description="Anything else (post-call analysis...); merged into earlier fields. "
+        f"Finite numbers, no NUL, at most {MAX_FIELDS_DEPTH} levels deep.",
     )
 
 
@@ -74,11 +131,13 @@ def _explain(error: ValidationError, is_list: bool) -> ReportErrors:
     for problem in error.errors(include_url=False):
         loc = list(problem["loc"])
         if problem["type"] == "json_invalid":
+            if "recursion limit" in problem["msg"]:
+                return ReportErrors("The JSON is nested too deeply; send a flatter body.")
             return ReportErrors("The body is not valid JSON.")
         if is_list and (not loc or not isinstance(loc[0], int)):
             return ReportErrors(f"Send one call object or a list of 1 to {MAX_BATCH:,} calls.")
         index = loc.pop(0) if is_list else 0
-        field = ".".join(str(part) for part in loc) or "call"
+        field = ".".join(str(part).replace("\x00", "\\u0000") for part in loc) or "call"
         items.setdefault(index, {})[field] = _message(problem)
     count = len(items)
     noun = "call is" if count == 1 else "calls are"
@@ -93,6 +152,12 @@ def _message(problem: dict) -> str:
         return "Unknown field; put extra data under “fields”."
     if kind == "timezone_aware":
         return "Give a time zone, e.g. 2026-11-22T10:00:00Z."
+    if kind == NO_NUL_TYPE:
+        return "Contains a NUL character (\\u0000); remove it."
+    if kind == "finite_number":
+        return "Send a finite number (not NaN or Infinity)."
+    if kind == "value_error":
+        return problem["msg"].removeprefix("Value error, ")
     return problem["msg"]
 
 

@@ -106,6 +106,12 @@ class Experiment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    results_error = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="Why the latest results could not be computed; empty once they could.",
+    )
+    results_error_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

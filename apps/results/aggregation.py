@@ -8,6 +8,12 @@ call is its own unit (the ratio's denominator is then always 1, i.e. a plain mea
 The inner query groups by (variant, unit) and yields, for each metric, the unit's sum and
 count of non-empty values; the outer query sums those per variant into n, sums, sums of
 squares and cross products. Works on PostgreSQL and on SQLite (the embedded default).
+
+Values outside what a call can be are ignored, as if the call had not reported them: rows
+stored before ingestion refused them may hold a duration of Infinity or 1e308, whose sums
+overflow PostgreSQL's float (an error, and no results for the whole experiment). Ignored
+rather than clamped: Infinity is not a long call, and counting it as a day-long one would
+move the mean by a call that never happened. The call still counts for its other metrics.
 """
 
 from dataclasses import dataclass
@@ -16,10 +22,19 @@ from django.db import connection
 
 from apps.stats.types import RatioStats
 
+MAX_DURATION_SECONDS = 86_400  # as the call report schema and the call_duration_range check
+# One call's duration and sentiment, NULL when outside what a call can be (NaN included:
+# PostgreSQL orders NaN above every number, so it fails the upper bound).
+VALID_DURATION = (
+    f"CASE WHEN c.duration_seconds >= 0 AND c.duration_seconds <= {MAX_DURATION_SECONDS} "
+    "THEN c.duration_seconds END"
+)
+VALID_SENTIMENT = "CASE WHEN c.sentiment >= -1 AND c.sentiment <= 1 THEN c.sentiment END"
+
 # metric -> SQL for one call's value (NULL when the call did not report it)
 METRICS = {
     "conversion": "CASE WHEN c.converted IS NULL THEN NULL WHEN c.converted THEN 1.0 ELSE 0.0 END",
-    "sentiment": "c.sentiment",
+    "sentiment": VALID_SENTIMENT,
     "duration": "DURATION",
     "transfer_rate": "CASE WHEN c.transferred IS NULL THEN NULL "
     "WHEN c.transferred THEN 1.0 ELSE 0.0 END",
@@ -66,11 +81,11 @@ def _outer_columns() -> str:
 def aggregate_sql(*, unit: str, duration_cap: float | None, judged: bool = False) -> str:
     unit_column = "c.caller" if unit == "caller" else "c.id"
     duration = (
-        "c.duration_seconds"
+        VALID_DURATION
         if duration_cap is None
         else (
-            f"CASE WHEN c.duration_seconds > {float(duration_cap)!r} "
-            f"THEN {float(duration_cap)!r} ELSE c.duration_seconds END"
+            f"CASE WHEN ({VALID_DURATION}) > {float(duration_cap)!r} "
+            f"THEN {float(duration_cap)!r} ELSE {VALID_DURATION} END"
         )
     )
     return f"""
@@ -88,13 +103,14 @@ def aggregate_sql(*, unit: str, duration_cap: float | None, judged: bool = False
 
 def duration_cap(experiment_id: int) -> float | None:
     """The 99th percentile of call durations in the experiment (None when there are none)."""
-    sql = """SELECT duration_seconds FROM calls_call
-             WHERE experiment_id = %s AND duration_seconds IS NOT NULL AND NOT after_stop
+    valid = f"duration_seconds >= 0 AND duration_seconds <= {MAX_DURATION_SECONDS}"
+    sql = f"""SELECT duration_seconds FROM calls_call
+             WHERE experiment_id = %s AND {valid} AND NOT after_stop
              ORDER BY duration_seconds LIMIT 1 OFFSET %s"""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COUNT(duration_seconds) FROM calls_call "
-            "WHERE experiment_id = %s AND NOT after_stop",
+            f"SELECT COUNT(*) FROM calls_call WHERE experiment_id = %s AND {valid} "
+            "AND NOT after_stop",
             [experiment_id],
         )
         count = cursor.fetchone()[0]

@@ -4,6 +4,7 @@
 sufficient statistics; it returns the plain dict stored in a ResultSnapshot.
 """
 
+import math
 from dataclasses import dataclass
 
 from apps.results.aggregation import ArmData
@@ -62,6 +63,23 @@ class Setup:
 
 
 def analyse(setup: Setup, arms: list[Arm]) -> dict:
+    """Everything the results page shows; every number in it finite or None (never NaN)."""
+    return _finite(_analyse(setup, arms))
+
+
+def _finite(value):
+    """NaN and Infinity become None: JSON (and PostgreSQL's jsonb) has no such numbers, and a
+    page shows None as "—". Extreme sufficient statistics can make a formula overflow."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _analyse(setup: Setup, arms: list[Arm]) -> dict:
     control, others = arms[0], arms[1:]
     seq = _compare(setup, setup.goal, control, others, "sequential")
     fixed = _compare(setup, setup.goal, control, others, "fixed", correction=False)

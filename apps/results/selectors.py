@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Avg, Case, Count, FloatField, StdDev, When
+from django.db.models import Avg, Case, Count, F, FloatField, StdDev, When
 from django.utils import timezone
 
 from apps.agents.models import Agent
@@ -45,13 +45,19 @@ def plan_for_form(*, agent_slug: str, goal: str, min_lift_percent: str) -> dict:
     converted = Case(
         When(converted=True, then=1.0), When(converted=False, then=0.0), output_field=FloatField()
     )
+    # Values outside what a call can be (stored before ingestion refused them) are left out,
+    # as results do (apps/results/aggregation.py): one Infinity would overflow the average.
+    sentiment = Case(When(sentiment__gte=-1, sentiment__lte=1, then=F("sentiment")))
+    duration = Case(
+        When(duration_seconds__gte=0, duration_seconds__lte=86_400, then=F("duration_seconds"))
+    )
     stats = recent.aggregate(
         n=Count("id"),
         conv=Avg(converted),
-        mean_s=Avg("sentiment"),
-        sd_s=StdDev("sentiment"),
-        mean_d=Avg("duration_seconds"),
-        sd_d=StdDev("duration_seconds"),
+        mean_s=Avg(sentiment),
+        sd_s=StdDev(sentiment),
+        mean_d=Avg(duration),
+        sd_d=StdDev(duration),
     )
     per_variant = _needed(goal, lift, stats)
     per_day = stats["n"] / 30
