@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -86,6 +86,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Every wait on PostgreSQL is bounded, so a hung server is an error in seconds: the
+    # backend (config/postgres) bounds connecting and notices a server that stops answering
+    # (no answer for DATABASE_HANG_CHECK_SECONDS, and none to a new connection either);
+    # statement_timeout bounds a query the server is merely slow on.
+    DATABASES["default"]["ENGINE"] = "config.postgres"
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": env_float("DATABASE_CONNECT_TIMEOUT", 1.5),
+        "hang_check_after": env_float("DATABASE_HANG_CHECK_SECONDS", 1.0),
+        "options": f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT', 30) * 1000}",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

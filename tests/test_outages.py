@@ -9,8 +9,10 @@ from django.db import DatabaseError, connection
 from apps.assignments import table
 from apps.calls.models import Call
 from apps.experiments.services import experiment_start
+from config.postgres.base import _Breaker
 from tests.factories import make_agent, make_experiment, make_user
 from tests.proxy import Proxy
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,6 +36,7 @@ def database_behind_proxy():
     proxy.cut()
     connection.close()
     settings_dict["PORT"], settings_dict["HOST"] = original
+    _Breaker.hung_at = None  # this process saw a hung server; the real one is well
 
 
 def call(agent, call_id, **extra):
@@ -103,6 +106,40 @@ def test_database_down_ingestion_is_503_fast_and_writes_nothing_then_resumes(
     assert sorted(Call.objects.values_list("call_id", flat=True)) == ["c0", "c1", "c2", "first"]
 
 
+def test_database_hung_ingestion_is_503_within_2_seconds_and_recovers_without_restart(
+    live_server, router_key, running, database_behind_proxy
+):
+    """A black-holed server accepts connections and bytes and answers nothing: only our own
+    deadlines get a request out. Fastest try for "fast", slowest for the 2 s bound."""
+    agent = running.agent
+    http = httpx.Client(
+        base_url=live_server.url, timeout=10, headers={"Authorization": f"Bearer {router_key}"}
+    )
+    assert http.post("/api/v1/calls", json=call(agent, "first")).status_code == 200
+    http.post("/api/v1/assignments", json={"agent": agent.slug, "caller": "+1"})  # warm
+
+    database_behind_proxy.blackhole()
+    batch = [call(agent, f"h{i}") for i in range(3)]
+    timings = []
+    for _ in range(6):
+        started = time.perf_counter()
+        response = http.post("/api/v1/calls", json=batch)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 503, response.text
+        assert int(response.headers["Retry-After"]) > 0
+        assert "nothing was saved" in response.json()["error"]
+        time.sleep(0.5)
+    shown = [f"{t * 1000:.0f} ms" for t in timings]
+    assert max(timings) <= 2.0 and min(timings) < 0.2, shown
+    assignment = http.post("/api/v1/assignments", json={"agent": agent.slug, "caller": "+1"})
+    assert assignment.status_code == 200 and assignment.json()["variant"] is not None
+
+    database_behind_proxy.restore()  # the database answers again; nothing is restarted
+    assert wait_for(lambda: http.post("/api/v1/calls", json=batch).status_code == 200, 10)
+    connection.close()
+    assert sorted(Call.objects.values_list("call_id", flat=True)) == ["first", "h0", "h1", "h2"]
+
+
 def test_database_down_changes_arrive_when_it_returns(
     api, router_key, running, database_behind_proxy
 ):
@@ -166,3 +203,109 @@ def test_redis_down_assignments_and_ingestion_carry_on(api, router_key, running,
     response = api.post("/api/v1/calls", call(agent, "during-redis-outage"), key=router_key)
     assert response.status_code == 200
     assert Call.objects.filter(call_id="during-redis-outage").exists()
+
+
+@pytest.fixture
+def gunicorn_behind(database_behind_proxy):
+    """The site under gunicorn as in production (gthread workers), its database through the
+    proxy; yields a function making an httpx client for it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = Proxy._free_port()
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{connection.settings_dict['USER']}@127.0.0.1:"
+            f"{database_behind_proxy.port}/{connection.settings_dict['NAME']}"
+        ),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DEBUG": "false",
+        "ASSIGNMENTS_REFRESH_SECONDS": "1",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            "--workers=2",
+            "--worker-class=gthread",
+            "--threads=4",
+            "--timeout=30",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield lambda key: httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_database_hung_under_gunicorn_every_assignment_is_served_and_ingestion_fails_fast(
+    router_key, running, database_behind_proxy, gunicorn_behind
+):
+    """Four routers keep reporting calls into a hung database; assignments never wait."""
+    import threading
+
+    agent = running.agent
+    http = gunicorn_behind(router_key)
+
+    def up():
+        try:
+            return http.post("/api/v1/calls", json=call(agent, "warm")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    assert wait_for(up, 30)
+    ask = {"agent": agent.slug, "caller": "+1"}
+    for _ in range(8):  # both workers warm
+        assert http.post("/api/v1/assignments", json=ask).status_code == 200
+
+    database_behind_proxy.blackhole()
+    stop, reports = threading.Event(), []
+
+    def router(n):
+        client = gunicorn_behind(router_key)
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = client.post("/api/v1/calls", json=call(agent, f"r{n}"))
+            reports.append((response.status_code, time.perf_counter() - started))
+
+    threads = [threading.Thread(target=router, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    answers = []
+    try:
+        for _ in range(40):
+            started = time.perf_counter()
+            response = http.post("/api/v1/assignments", json=ask)
+            answers.append((response.status_code, time.perf_counter() - started))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert [status for status, _ in answers] == [200] * 40
+    assert max(t for _, t in answers) < 1.0, sorted(t for _, t in answers)[-3:]
+    assert reports and {status for status, _ in reports} == {503}
+    slowest = max(t for _, t in reports)
+    assert slowest <= 2.0, f"{len(reports)} reports, slowest {slowest * 1000:.0f} ms"
+
+    database_behind_proxy.restore()  # nothing restarted
+    assert wait_for(
+        lambda: http.post("/api/v1/calls", json=call(agent, "after")).status_code == 200, 15
+    )
+    assert http.post("/api/v1/assignments", json=ask).status_code == 200
+    connection.close()
+    assert Call.objects.filter(call_id="after").exists()
