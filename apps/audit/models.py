@@ -22,6 +22,7 @@ ACTION_WORDS = {
     "review.tag": "tagged a call",
     "review.untag": "removed a tag from a call",
     "api_key.create": "created an API key",
+    "api_key.update": "changed an API key's name or agents",
     "api_key.revoke": "revoked an API key",
 }
 

@@ -1,20 +1,16 @@
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import render
 
 from apps.audit.models import ACTION_WORDS, AuditEntry
+from apps.audit.selectors import audit_entries, entries_for_reader
 
 
 def audit_log(request):
     action, who, query = (request.GET.get(k, "").strip() for k in ("action", "who", "q"))
-    entries = AuditEntry.objects.select_related("actor")
-    if action:
-        entries = entries.filter(action=action)
-    if who:
-        entries = entries.filter(actor_label=who)
-    if query:
-        entries = entries.filter(Q(object_repr__icontains=query) | Q(reason__icontains=query))
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    page = Paginator(audit_entries(action=action, who=who, query=query), 50).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = entries_for_reader(page.object_list, request.user)
     recorded = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
     people = AuditEntry.objects.order_by("actor_label").values_list("actor_label", flat=True)
     context = {
