@@ -42,11 +42,16 @@ bench: $(STAMP)
 services:
 	@scripts/services postgres redis
 
+# requirements.lock: everything, dev tools included (make run, make test). requirements-runtime.lock:
+# the runtime dependencies only, the same pins (constrained by the full lock), for the image.
 lock:
 	@PY="$$(scripts/find-python)" && "$$PY" -m venv /tmp/switchboard-lock && \
 	  /tmp/switchboard-lock/bin/pip install -q pip-tools && \
 	  /tmp/switchboard-lock/bin/pip-compile -q --extra dev --strip-extras --no-emit-index-url \
-	    --no-emit-find-links --no-emit-trusted-host -o requirements.lock pyproject.toml
+	    --no-emit-find-links --no-emit-trusted-host -o requirements.lock pyproject.toml && \
+	  /tmp/switchboard-lock/bin/pip-compile -q --strip-extras --no-emit-index-url \
+	    --no-emit-find-links --no-emit-trusted-host -c requirements.lock \
+	    -o requirements-runtime.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,8 +1,10 @@
 """Switchboard's one settings module. Every knob is an environment variable (see README)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "apps.accounts",
     "apps.audit",
     "apps.agents",
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "config.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -196,9 +202,56 @@ ASSIGNMENTS_FLUSH_SECONDS = float(env_str("ASSIGNMENTS_FLUSH_SECONDS", "5"))
 # Call reports may be large (1,000 calls with transcripts); anything bigger is refused.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
+# Transport. PRODUCTION turns every one of these on; each can be overridden (see README).
+BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Health checks come over plain HTTP from inside the network; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)  # hard to undo: opt in
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
+# A strict policy in every mode, so the browser tests see what production browsers see: scripts
+# and styles only from our own static files (no inline code, no eval), nothing framed or posted
+# elsewhere. htmx is told not to inject its indicator <style> (see templates/base.html).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Login throttling (django-axes). The lockout is decided by AxesStandaloneBackend, first in the
+# list, before ModelBackend hashes anything: a locked-out attempt costs two indexed queries, not
+# a PBKDF2 run. Failures are counted per account and, separately, per address, so both floods
+# are stopped: many passwords for one person, and many people from one address. The counts
+# live in PostgreSQL (the database handler): logging in needs the database anyway, so this adds
+# no dependency (Redis may be down), every web process and replica shares them, and the
+# attempts are visible in the admin and cleared with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked out neither extend the lockout nor write a row: the page can say
+# when to try again, and a flood against a locked account costs only the lookup.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+# Behind the proxy the client is the address the proxy appended to X-Forwarded-For; without
+# one, that header is the client's own word and only REMOTE_ADDR counts.
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_address"
+AXES_VERBOSE = False
 
 # The LLM judge of custom goals: any OpenAI-compatible chat-completions endpoint.
 JUDGE_BASE_URL = env_str("JUDGE_BASE_URL")  # e.g. https://api.openai.com/v1
@@ -210,11 +263,26 @@ JUDGE_TIMEOUT_SECONDS = float(env_str("JUDGE_TIMEOUT_SECONDS", "30"))
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 ALERT_EMAILS = env_list("ALERT_EMAILS")
 
-EMAIL_HOST = env_str("EMAIL_HOST")  # empty: no email is sent
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+# Django 6.1's MAILERS, from the same EMAIL_* variables. No EMAIL_HOST: no mailer, no email
+# (and no warning about the missing "default" mailer: that is a supported setup).
+MAILERS = (
+    {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env_str("EMAIL_HOST"),
+                "port": env_int("EMAIL_PORT", 587),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", default=True),
+                "timeout": 10,  # a hung mail server must not hold an alert task forever
+            },
+        }
+    }
+    if env_str("EMAIL_HOST")
+    else {}
+)
+SILENCED_SYSTEM_CHECKS = [] if MAILERS else ["mail.W001"]
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "switchboard@localhost")
 
 LOGGING = {

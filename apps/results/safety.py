@@ -4,7 +4,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import mailers, send_mail
 from django.db import transaction
 
 from apps.experiments.models import Experiment, GoalKind, Status
@@ -72,7 +72,7 @@ def alert_send(*, text: str, link: str) -> None:
             settings.ALERT_WEBHOOK_URL, json={"text": f"{text} {link}"}, timeout=10
         )
         response.raise_for_status()
-    if settings.EMAIL_HOST and settings.ALERT_EMAILS:
+    if "default" in mailers and settings.ALERT_EMAILS:  # MAILERS is empty without EMAIL_HOST
         send_mail(
             "Switchboard: a variant was paused",
             f"{text}\n\n{link}",

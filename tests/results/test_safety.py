@@ -53,7 +53,8 @@ def test_a_much_worse_guardrail_pauses_the_variant_and_tells_people(
 ):
     url, received = webhook
     settings.ALERT_WEBHOOK_URL = url
-    settings.EMAIL_HOST, settings.ALERT_EMAILS = "mail.example", ["ops@example.com"]
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    settings.ALERT_EMAILS = ["ops@example.com"]
     add_calls(
         running,
         {"control": 0.2, "b": 0.2},

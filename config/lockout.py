@@ -1,0 +1,40 @@
+"""How a throttled login is answered, and whose address is counted (django-axes hooks)."""
+
+import math
+
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import Max, Q
+from django.shortcuts import render
+from django.utils import timezone
+
+
+def client_address(request) -> str | None:
+    """The caller's address. Behind the proxy, the last X-Forwarded-For entry is the one our
+    proxy appended (what it saw); anything before it was written by the client and is ignored."""
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR")
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """429 with a page saying what happened, what to do and when to try again (Retry-After)."""
+    username = get_client_username(request, credentials) or ""
+    cool_off = get_cool_off(request)
+    last = AccessAttempt.objects.filter(
+        Q(username=username) | Q(ip_address=request.axes_ip_address)
+    ).aggregate(last=Max("attempt_time"))["last"]
+    retry_at = (last or timezone.now()) + cool_off
+    seconds = max(1, math.ceil((retry_at - timezone.now()).total_seconds()))
+    context = {
+        "username": username,
+        "failure_limit": get_failure_limit(request, credentials),
+        "retry_at": retry_at,
+        "minutes": math.ceil(seconds / 60),
+    }
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
