@@ -9,12 +9,38 @@ from django.utils.text import slugify
 
 from apps.agents.models import Agent, PromptVersion
 from apps.audit.services import audit_record, person
+from config.inputs import NUL, json_problem
 
 MAX_PROMPT_CHARS = 100_000
+MAX_CONFIG_DEPTH = 16
+
+
+def refuse_nul(**texts) -> None:
+    """PostgreSQL cannot store NUL; model validation (unlike forms) lets it through."""
+    bad = {
+        name: "Contains a NUL character (\\u0000); remove it."
+        for name, text in texts.items()
+        if isinstance(text, str) and NUL in text
+    }
+    if bad:
+        raise ValidationError(bad)
+
+
+def clean_config(config) -> dict:
+    """A configuration JSON object PostgreSQL can store: no NUL, finite numbers, shallow."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ValidationError({"config": "The configuration must be a JSON object."})
+    problem = json_problem(config, max_depth=MAX_CONFIG_DEPTH)
+    if problem:
+        raise ValidationError({"config": problem})
+    return config
 
 
 def _clean_body(body: str) -> str:
     body = (body or "").strip()
+    refuse_nul(prompt=body)
     if not body:
         raise ValidationError({"prompt": "The prompt is empty; write what the agent should do."})
     if len(body) > MAX_PROMPT_CHARS:
@@ -52,6 +78,7 @@ def prompt_version_create(
 ) -> PromptVersion:
     """Save a new immutable version of an agent's prompt (it does not become current)."""
     body = _clean_body(body)
+    refuse_nul(note=note)
     # Lock the agent row so that two saves at once get numbers n+1 and n+2, not both n+1.
     agent_lock(agent.pk)
     last = agent.versions.order_by("-number").values_list("number", flat=True).first() or 0
@@ -81,9 +108,8 @@ def agent_create(
     """Create an agent whose prompt becomes version 1 and its current prompt."""
     name = (name or "").strip()
     slug = (slug or slugify(name)).strip()
-    if config is not None and not isinstance(config, dict):
-        raise ValidationError({"config": "The configuration must be a JSON object."})
-    agent = Agent(name=name, slug=slug, description=description, config=config or {})
+    refuse_nul(name=name, slug=slug, description=description)
+    agent = Agent(name=name, slug=slug, description=description, config=clean_config(config))
     agent.full_clean(exclude=["current_version"], validate_unique=False)
     try:
         with transaction.atomic():

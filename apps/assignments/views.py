@@ -16,8 +16,10 @@ from django.views.decorators.http import require_POST
 
 from apps.assignments import exposures, table
 from config.api import DATABASE_DOWN, RETRY_AFTER_SECONDS
+from config.inputs import JSONRefused, loads_bounded
 
 MAX_UNIT_CHARS = 256
+MAX_BODY_DEPTH = 4  # an assignment is one flat object; anything deeper is not one
 Answer = tuple[int, bytes]
 
 
@@ -28,9 +30,9 @@ def _error(status: int, message: str) -> Answer:
 def _parse(body: bytes) -> tuple[str, str, str | None] | str:
     """(agent, caller, call_id) from the request, or a sentence saying what is wrong."""
     try:
-        data = json.loads(body)
-    except ValueError:
-        return "The body is not valid JSON."
+        data = loads_bounded(body, max_depth=MAX_BODY_DEPTH)
+    except JSONRefused as refused:
+        return str(refused)
     if not isinstance(data, dict):
         return 'Send a JSON object: {"agent": "...", "caller": "..."}.'
     agent, caller, call_id = data.get("agent"), data.get("caller"), data.get("call_id")
@@ -40,9 +42,11 @@ def _parse(body: bytes) -> tuple[str, str, str | None] | str:
         return "“caller” is missing or empty; send the caller's id (e.g. the phone number)."
     if len(caller) > MAX_UNIT_CHARS:
         return f"“caller” is longer than {MAX_UNIT_CHARS} characters."
-    if call_id is not None and (not isinstance(call_id, str) or len(call_id) > MAX_UNIT_CHARS):
-        return f"“call_id” must be a string of at most {MAX_UNIT_CHARS} characters."
-    return agent, caller, call_id or None
+    if call_id is not None and (
+        not isinstance(call_id, str) or not call_id or len(call_id) > MAX_UNIT_CHARS
+    ):
+        return f"“call_id” must be a string of 1 to {MAX_UNIT_CHARS} characters."
+    return agent, caller, call_id
 
 
 def answer(authorization: str | None, body: bytes) -> Answer:

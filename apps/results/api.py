@@ -1,7 +1,7 @@
 """GET /api/v1/experiments/{id}/results — the latest result snapshot."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +9,12 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import in_scope
 from apps.experiments.models import Experiment
 from apps.results.selectors import latest_snapshot
-from apps.results.services import results_compute
+from apps.results.services import results_compute_or_record
+
+UNAVAILABLE = (
+    "The results of this experiment cannot be computed right now; the experiment page says "
+    "why. Switchboard tries again every minute."
+)
 
 
 class _Verdict(serializers.Serializer):
@@ -67,12 +72,20 @@ def snapshot_payload(snapshot) -> dict:
 class ResultsView(APIView):
     @extend_schema(
         operation_id="get_results",
-        responses=ResultsOut,
+        responses={
+            200: ResultsOut,
+            409: OpenApiResponse(
+                inline_serializer("ResultsUnavailable", {"error": serializers.CharField()}),
+                description="The results cannot be computed; the reason is on the experiment.",
+            ),
+        },
         tags=["Experiments"],
         summary="Latest results of an experiment",
     )
     def get(self, request, pk):
         experiments = in_scope(request.auth, Experiment.objects.select_related("agent"), "agent_id")
         experiment = get_object_or_404(experiments, pk=pk)
-        snapshot = latest_snapshot(experiment) or results_compute(experiment=experiment)
+        snapshot = latest_snapshot(experiment) or results_compute_or_record(experiment=experiment)
+        if snapshot is None:
+            return Response({"error": UNAVAILABLE}, status=409)
         return Response(ResultsOut(snapshot_payload(snapshot)).data)

@@ -1,5 +1,7 @@
 """Computing and storing result snapshots."""
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -13,6 +15,8 @@ from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.safety import guardrails_enforce, optimize_rebalance
 from apps.results.selectors import latest_snapshot
+
+log = logging.getLogger(__name__)
 
 
 def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSnapshot:
@@ -42,7 +46,30 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
             snapshot.save()
     except IntegrityError:  # another worker froze it at the same moment
         return experiment.snapshots.get(frozen=True)
+    if experiment.results_error:
+        _record_error(experiment, "")
     return snapshot
+
+
+def results_compute_or_record(
+    *, experiment: Experiment, frozen: bool = False
+) -> ResultSnapshot | None:
+    """results_compute, or None with the reason logged and kept on the experiment (its page
+    shows it) when this experiment's results cannot be computed. Whatever one experiment's
+    stored calls hold, the others are refreshed, guarded and frozen all the same."""
+    try:
+        with transaction.atomic():  # a failed query must not abort the caller's transaction
+            return results_compute(experiment=experiment, frozen=frozen)
+    except Exception as error:
+        log.exception("Results of experiment %s could not be computed", experiment.pk)
+        _record_error(experiment, f"{type(error).__name__}: {error}"[:500])
+        return None
+
+
+def _record_error(experiment: Experiment, reason: str) -> None:
+    at = timezone.now() if reason else None
+    Experiment.objects.filter(pk=experiment.pk).update(results_error=reason, results_error_at=at)
+    experiment.results_error, experiment.results_error_at = reason, at
 
 
 def _judge(experiment: Experiment) -> tuple | None:
@@ -114,16 +141,22 @@ def results_refresh_running() -> int:
     """Refresh every running experiment; freeze any stopped one that has no frozen result."""
     count = 0
     for experiment in Experiment.objects.filter(status=Status.RUNNING).select_related("agent"):
-        snapshot = results_compute(experiment=experiment)
-        with transaction.atomic():
-            guardrails_enforce(experiment=experiment, snapshot=snapshot)
+        snapshot = results_compute_or_record(experiment=experiment)
+        if snapshot is None:
+            continue
+        try:
+            with transaction.atomic():
+                guardrails_enforce(experiment=experiment, snapshot=snapshot)
+        except Exception as error:
+            log.exception("Guardrails of experiment %s could not be checked", experiment.pk)
+            _record_error(experiment, f"Guardrails: {type(error).__name__}: {error}"[:500])
+            continue
         count += 1
     unfrozen = Experiment.objects.filter(
         status__in=[Status.STOPPED, Status.APPLIED], started_at__isnull=False
     ).exclude(snapshots__frozen=True)
     for experiment in unfrozen:
-        results_compute(experiment=experiment, frozen=True)
-        count += 1
+        count += results_compute_or_record(experiment=experiment, frozen=True) is not None
     return count
 
 
@@ -138,11 +171,16 @@ def results_optimize_running() -> int:
             experiment.variants.filter(paused_weight__isnull=False).values_list("key", flat=True)
         )
         arms = [
-            (v["key"], v["mean"] * v["units"], v["units"])
+            (v["key"], (v["mean"] or 0.0) * v["units"], v["units"])  # mean None: no rate
             for v in snapshot.data["variants"]
             if v["key"] not in paused
         ]
-        weights = optimize_rebalance(experiment=experiment, arms=arms, now=timezone.now())
+        try:
+            with transaction.atomic():
+                weights = optimize_rebalance(experiment=experiment, arms=arms, now=timezone.now())
+        except Exception:  # one experiment's trouble never stops the others' re-split
+            log.exception("Experiment %s could not be re-split", experiment.pk)
+            continue
         if weights is not None:
             changed += 1
     return changed

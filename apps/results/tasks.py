@@ -5,7 +5,7 @@ from celery import shared_task
 from apps.experiments.models import Experiment
 from apps.results.safety import alert_send
 from apps.results.services import (
-    results_compute,
+    results_compute_or_record,
     results_optimize_running,
     results_refresh_running,
 )
@@ -18,12 +18,13 @@ def refresh_running() -> int:
 
 @shared_task(name="results.compute")
 def compute(experiment_id: int) -> None:
-    results_compute(experiment=Experiment.objects.get(pk=experiment_id))
+    results_compute_or_record(experiment=Experiment.objects.get(pk=experiment_id))
 
 
 @shared_task(name="results.freeze")
 def freeze(experiment_id: int) -> None:
-    results_compute(experiment=Experiment.objects.get(pk=experiment_id), frozen=True)
+    # A freeze that fails is recorded on the experiment; the minute's refresh retries it.
+    results_compute_or_record(experiment=Experiment.objects.get(pk=experiment_id), frozen=True)
 
 
 @shared_task(name="results.optimize")

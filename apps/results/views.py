@@ -6,14 +6,14 @@ from django.views.decorators.http import require_POST
 
 from apps.experiments.models import Experiment
 from apps.results import selectors
-from apps.results.services import results_compute
+from apps.results.services import results_compute_or_record
 
 
 def results_panel(request, pk):
     experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
     snapshot = selectors.latest_snapshot(experiment)
     if snapshot is None and experiment.started_at is not None:
-        snapshot = results_compute(experiment=experiment)
+        snapshot = results_compute_or_record(experiment=experiment)
     return _panel(request, experiment, snapshot)
 
 
@@ -22,7 +22,8 @@ def results_panel(request, pk):
 def results_refresh(request, pk):
     experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
     frozen = experiment.status in ("stopped", "applied")
-    return _panel(request, experiment, results_compute(experiment=experiment, frozen=frozen))
+    snapshot = results_compute_or_record(experiment=experiment, frozen=frozen)
+    return _panel(request, experiment, snapshot or selectors.latest_snapshot(experiment))
 
 
 def _panel(request, experiment, snapshot):

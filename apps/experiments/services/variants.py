@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.agents.services import prompt_version_create
+from apps.agents.services import clean_config, prompt_version_create
 from apps.audit.services import audit_record
 from apps.experiments.models import (
     Experiment,
@@ -20,7 +20,7 @@ def _clean_overrides(config_overrides) -> dict:
         return {}
     if not isinstance(config_overrides, dict):
         raise ValidationError({"config": "Configuration overrides must be a JSON object."})
-    return config_overrides
+    return clean_config(config_overrides)  # no NUL, finite, shallow: what PostgreSQL stores
 
 
 @transaction.atomic
