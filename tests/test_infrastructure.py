@@ -101,3 +101,57 @@ def test_production_static_files_build(tmp_path, settings):
     call_command("collectstatic", "--noinput", verbosity=0)
     manifest = (tmp_path / "staticfiles.json").read_text()
     assert "vendor/chart.umd.min.js" in manifest and "css/switchboard.css" in manifest
+
+
+def compose_services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_compose_serves_routers_from_their_own_gunicorn_service():
+    services = compose_services()
+    router = services["router"]
+    assert "gunicorn" in " ".join(router["command"]) and "ports" not in router
+    assert router["environment"] == services["web"]["environment"]  # same app, same settings
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    for path in ("/api/v1/assignments", "/api/v1/calls"):
+        block = nginx.split(f"location = {path} {{", 1)[1].split("}", 1)[0]
+        assert "proxy_pass $router;" in block, path
+    assert "proxy_pass $web;" in nginx.split("location / {", 1)[1].split("}", 1)[0]
+    assert {"web", "router"} <= set(services["nginx"]["depends_on"])
+    assert services["nginx"]["depends_on"]["router"]["condition"] == "service_healthy"
+
+
+def test_compose_healthchecks_ask_readyz():
+    services = compose_services()
+    for name in ("web", "router"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "deploy/healthcheck.py"]
+    assert "/readyz" in (ROOT / "deploy" / "healthcheck.py").read_text()
+    assert "healthcheck" not in services["worker"]  # no HTTP server there
+
+
+def test_compose_turns_on_production_transport():
+    env = compose_services()["web"]["environment"]
+    assert env["PRODUCTION"] == "true" and env["BEHIND_PROXY"] == "true"
+    defaults = {k: v.split(":-", 1)[1].rstrip("}") for k, v in env.items() if ":-" in str(v)}
+    assert defaults["SECURE_SSL_REDIRECT"] == "true" and defaults["SECURE_COOKIES"] == "true"
+    assert int(defaults["SECURE_HSTS_SECONDS"]) >= 31_536_000
+    assert defaults["SECURE_HSTS_INCLUDE_SUBDOMAINS"] == "true"
+    # nginx passes on the scheme the TLS terminator reported, and the address it saw.
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "X-Forwarded-Proto $forwarded_proto" in nginx
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in nginx
+
+
+def test_the_image_installs_only_runtime_dependencies():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert installs == ["RUN pip install --no-cache-dir -r requirements-runtime.lock"]
+    runtime = (ROOT / "requirements-runtime.lock").read_text().lower()
+    pins = dict(line.split("==") for line in runtime.splitlines() if "==" in line)
+    for tool in ("pytest", "ruff", "playwright", "schemathesis", "hypothesis", "pip-tools"):
+        assert tool not in pins, tool
+    assert {"django", "gunicorn", "django-axes", "psycopg", "celery"} <= set(pins)
+    full = (ROOT / "requirements.lock").read_text().lower()
+    for name, version in pins.items():  # the same pins as the full lock
+        assert f"{name}=={version}" in full, name
+    assert "requirements-runtime.lock" in (ROOT / "Makefile").read_text()
