@@ -1,4 +1,7 @@
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
@@ -17,6 +20,7 @@ def agent_volume(request, slug):
 
 
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+DAYS = [MinValueValidator(date(2000, 1, 1)), MaxValueValidator(date(2100, 12, 31))]
 SORT_CHOICES = [(key, sort.words.capitalize()) for key, sort in SORTS.items()]
 
 
@@ -30,8 +34,13 @@ class CallFilterForm(forms.Form):
     sentiment_max = forms.FloatField(min_value=-1, max_value=1, required=False)
     duration_min = forms.FloatField(min_value=0, required=False)
     duration_max = forms.FloatField(min_value=0, required=False)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Bounded: the last day's end is the next midnight, which does not exist after 9999-12-31.
+    date_from = forms.DateField(
+        required=False, validators=DAYS, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, validators=DAYS, widget=forms.DateInput(attrs={"type": "date"})
+    )
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
 
     def __init__(self, data, *, scope: CallScope):
