@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.results",
     "apps.judging",
     "apps.reviews",
+    "apps.outbox",
 ]
 
 MIDDLEWARE = [
@@ -138,11 +139,41 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken but not acknowledged (its worker was killed, its host lost) goes back to the
+# queue after this many seconds; a running worker checks every 10 s. It must exceed the
+# longest task and the longest retry countdown (those are capped below it), or a task still
+# running is delivered twice; shorter means less waiting after a crash. Ten minutes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+    # Every wait on Redis is bounded (above the 1 s blocking pop the worker uses).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "retry_on_timeout": False,
+    "health_check_interval": 10,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A worker that loses Redis stops what it runs: the unacknowledged message is delivered
+# again, rather than the task finishing and its ack going nowhere.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TIMEZONE = "UTC"
+OUTBOX_DRAIN_SECONDS = env_float("OUTBOX_DRAIN_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-results": {"task": "results.refresh_running", "schedule": 60.0},
     "optimize-traffic": {"task": "results.optimize", "schedule": 3600.0},
+    "drain-outbox": {
+        "task": "outbox.drain",
+        "schedule": OUTBOX_DRAIN_SECONDS,
+        "options": {"expires": OUTBOX_DRAIN_SECONDS * 2},
+    },
 }
+# Workers' queries may aggregate a million calls: their own statement timeout (seconds).
+DATABASE_WORKER_STATEMENT_TIMEOUT = env_int("DATABASE_WORKER_STATEMENT_TIMEOUT", 600)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -233,7 +233,7 @@ def gunicorn_behind(database_behind_proxy):
             f"--bind=127.0.0.1:{port}",
             "--workers=2",
             "--worker-class=gthread",
-            "--threads=4",
+            "--threads=8",
             "--timeout=30",
         ],
         cwd=root,
@@ -309,3 +309,96 @@ def test_database_hung_under_gunicorn_every_assignment_is_served_and_ingestion_f
     assert http.post("/api/v1/assignments", json=ask).status_code == 200
     connection.close()
     assert Call.objects.filter(call_id="after").exists()
+
+
+@pytest.fixture
+def redis_behind_proxy(settings):
+    """The cache and the Celery broker of this process through a proxy the test can hang;
+    tasks go to the broker (not in-process) while it is in place."""
+    import os
+    from urllib.parse import urlsplit
+
+    from apps.outbox.services import _Broker
+    from config.celery import app
+
+    real = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    proxy = Proxy(real.port or 6379).start()
+    proxied = f"redis://127.0.0.1:{proxy.port}{real.path or '/0'}"
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": proxied,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    broker = app.conf.broker_url
+    app.conf.broker_url = proxied
+    app.conf.task_always_eager = False
+    _Broker.reset()
+    yield proxy
+    proxy.cut()
+    app.conf.broker_url = broker
+    app.conf.task_always_eager = True
+    _Broker.reset()
+
+
+def test_redis_hung_stop_and_custom_goal_ingestion_succeed_fast_and_their_work_is_done_after(
+    api, admin_key, router_key, redis_behind_proxy, settings
+):
+    from celery.contrib.testing.worker import start_worker
+
+    from apps.experiments.models import ResultSnapshot
+    from apps.experiments.services import experiment_stop
+    from apps.judging.models import Judgement
+    from apps.outbox.models import Message
+    from config.celery import app
+    from tests.judging.chat_server import ChatServer
+    from tests.judging.helpers import TRANSCRIPT, custom_experiment, point_judge_at
+
+    with ChatServer() as judge:
+        point_judge_at(settings, judge)
+        user = make_user("ops", role="operator")
+        plain = experiment_start(
+            experiment=make_experiment(agent=make_agent(user=user), user=user), user=user
+        )
+        custom_agent = make_agent(user=user)
+        custom = experiment_start(
+            experiment=custom_experiment(agent=custom_agent, user=user), user=user
+        )
+        variant = custom.variants.get(key="control")
+        report = call(custom_agent, "judge-me", variant=variant.pk, transcript=TRANSCRIPT)
+
+        redis_behind_proxy.blackhole()
+        timings = {}
+        started = time.perf_counter()
+        response = api.post(f"/api/v1/experiments/{plain.pk}/stop", key=admin_key)
+        timings["stop"] = time.perf_counter() - started
+        assert response.status_code == 200 and response.json()["status"] == "stopped"
+        started = time.perf_counter()
+        response = api.post("/api/v1/calls", report, key=router_key)
+        timings["ingest"] = time.perf_counter() - started
+        assert response.status_code == 200 and response.json()["created"] == 1
+        started = time.perf_counter()  # a second change: the broker is known away, no wait
+        experiment_stop(experiment=custom, user="test")
+        timings["second stop"] = time.perf_counter() - started
+        assert max(timings.values()) < 1.0, timings
+        assert timings["second stop"] < 0.2, timings
+        # Written down with the changes, not lost: nothing has run yet.
+        waiting = sorted(Message.objects.values_list("task_name", "args"))
+        assert waiting == sorted(
+            [
+                ("results.freeze", [plain.pk]),
+                ("judging.judge_calls", [[custom.calls.get().pk]]),
+                ("results.freeze", [custom.pk]),
+            ]
+        )
+        assert not ResultSnapshot.objects.filter(frozen=True).exists()
+
+        redis_behind_proxy.restore()
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+            app.signature("outbox.drain").delay()  # what beat sends every few seconds
+            assert wait_for(lambda: not Message.objects.exists())
+            assert wait_for(lambda: ResultSnapshot.objects.filter(frozen=True).count() == 2)
+            assert wait_for(lambda: Judgement.objects.filter(call__call_id="judge-me").exists())
+    assert Judgement.objects.get().verdict == "pass"

@@ -9,6 +9,7 @@ import random
 
 from celery import shared_task
 from celery.exceptions import Retry
+from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from apps.judging import services
@@ -18,9 +19,12 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 6
 BACKOFF_FIRST_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-# A countdown longer than Redis's visibility timeout (1 hour) makes the broker deliver the
-# task twice; an endpoint asking for longer gets asked again sooner, and says so again.
-COUNTDOWN_CAP_SECONDS = 1800.0
+# A countdown longer than Redis's visibility timeout (CELERY_VISIBILITY_TIMEOUT) makes the
+# broker deliver the task twice; an endpoint asking for longer gets asked again sooner, and
+# says so again.
+COUNTDOWN_CAP_SECONDS = min(
+    1800.0, 0.75 * settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+)
 
 
 def retry_countdown(retries: int, retry_after: float | None = None, *, rng=random.random) -> float:
@@ -32,7 +36,9 @@ def retry_countdown(retries: int, retry_after: float | None = None, *, rng=rando
     return min(COUNTDOWN_CAP_SECONDS, max(jittered, retry_after or 0.0))
 
 
-@shared_task(name="judging.judge_call", bind=True, max_retries=MAX_RETRIES)
+@shared_task(
+    name="judging.judge_call", bind=True, max_retries=MAX_RETRIES, reject_on_worker_lost=True
+)
 def judge_call(self, call_id: int, criterion_id: int) -> int | None:
     try:
         judgement = services.judge_call(call_id=call_id, criterion_id=criterion_id)
@@ -55,7 +61,7 @@ def _try_again(task, call_id, criterion_id, error, retry_after) -> int | None:
     raise task.retry(exc=error, countdown=retry_countdown(retries, retry_after))
 
 
-@shared_task(name="judging.judge_calls")
+@shared_task(name="judging.judge_calls", reject_on_worker_lost=True)
 def judge_calls(call_ids: list[int]) -> int:
     pending = services.calls_to_judge(call_ids=call_ids)
     for call_id, criterion_id in pending:

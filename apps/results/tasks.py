@@ -1,4 +1,9 @@
-"""Background work for results: thin entry points that call the services."""
+"""Background work for results: thin entry points that call the services.
+
+Every task here is idempotent (snapshots are recomputed, a frozen one is stored once), so a
+worker lost mid-task hands its message back (reject_on_worker_lost, with late acks) rather
+than lose it; an alert may then be sent twice, which beats not at all.
+"""
 
 from celery import shared_task
 
@@ -11,28 +16,28 @@ from apps.results.services import (
 )
 
 
-@shared_task(name="results.refresh_running")
+@shared_task(name="results.refresh_running", reject_on_worker_lost=True)
 def refresh_running() -> int:
     return results_refresh_running()
 
 
-@shared_task(name="results.compute")
+@shared_task(name="results.compute", reject_on_worker_lost=True)
 def compute(experiment_id: int) -> None:
     results_compute_or_record(experiment=Experiment.objects.get(pk=experiment_id))
 
 
-@shared_task(name="results.freeze")
+@shared_task(name="results.freeze", reject_on_worker_lost=True)
 def freeze(experiment_id: int) -> None:
     # A freeze that fails is recorded on the experiment; the minute's refresh retries it.
     results_compute_or_record(experiment=Experiment.objects.get(pk=experiment_id), frozen=True)
 
 
-@shared_task(name="results.optimize")
+@shared_task(name="results.optimize", reject_on_worker_lost=True)
 def optimize() -> int:
     return results_optimize_running()
 
 
-@shared_task(name="results.send_alert", bind=True, max_retries=5)
+@shared_task(name="results.send_alert", bind=True, max_retries=5, reject_on_worker_lost=True)
 def send_alert(self, text: str, link: str) -> None:
     try:
         alert_send(text=text, link=link)

@@ -30,12 +30,16 @@ from psycopg import errors as pg_errors
 
 PROBE_SECONDS = 0.5
 OPEN_SECONDS = 2.0
+SLICE_SECONDS = 0.1
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
 
 class _Breaker:
+    """Shared by the threads of a process: one notices a hung server, all stop waiting."""
+
     lock = threading.Lock()
     hung_at: float | None = None
+    probing = threading.Lock()  # while a hung server may be back, one thread asks at a time
 
     @classmethod
     def trip(cls) -> None:
@@ -46,6 +50,11 @@ class _Breaker:
     def since(cls) -> float | None:
         hung_at = cls.hung_at
         return None if hung_at is None else time.monotonic() - hung_at
+
+    @classmethod
+    def reset(cls) -> None:
+        with cls.lock:
+            cls.hung_at = None
 
 
 def server_answers(
@@ -88,8 +97,17 @@ class Connection(psycopg.Connection):
     def connect(cls, conninfo: str = "", *, hang_check_after=None, **kwargs):
         host, port = kwargs.get("host"), kwargs.get("port")
         since = _Breaker.since()
-        if since is not None and since < OPEN_SECONDS:
-            raise HungServer("The database stopped answering moments ago; not trying again yet.")
+        if since is not None:
+            # The server hung moments ago: fail at once; after OPEN_SECONDS one thread at a
+            # time asks it (briefly) whether it is back, the others fail at once meanwhile.
+            if since < OPEN_SECONDS or not _Breaker.probing.acquire(blocking=False):
+                raise HungServer("The database stopped answering moments ago; not trying yet.")
+            try:
+                if not server_answers(host, port):
+                    raise HungServer(f"The database at {host}:{port} still does not answer.")
+                _Breaker.reset()
+            finally:
+                _Breaker.probing.release()
         deadline = float(kwargs.get("connect_timeout") or 0)
         # psycopg waits at least 2 s for a connection: first ask the server, within ours.
         if 0 < deadline < 2 and not server_answers(host, port, deadline):
@@ -106,19 +124,29 @@ class Connection(psycopg.Connection):
         check_after = self.hang_check_after
         if timeout is not None or not check_after:
             return super().wait(gen, interval, timeout)
+        started = time.monotonic()
         while True:
             try:
-                return super().wait(gen, interval, check_after)
+                return super().wait(gen, interval, SLICE_SECONDS)
             except pg_errors._WaitTimeout:
                 # psycopg's generators resume where they were (a wake-up with nothing
                 # ready is a no-op for them), so a slow query that is alive continues.
-                if server_answers(self.pgconn.host.decode(), self.pgconn.port.decode()):
+                waited = time.monotonic() - started
+                since = _Breaker.since()
+                if since is not None and since < waited:
+                    self._give_up("another connection found the server hung meanwhile")
+                if waited < check_after:
                     continue
-                self.pgconn.finish()
-                raise HungServer(
-                    f"The database did not answer within {check_after + PROBE_SECONDS:.1f} s "
-                    "and does not answer a new connection: connection closed."
-                ) from None
+                if server_answers(self.pgconn.host.decode(), self.pgconn.port.decode()):
+                    started = time.monotonic()  # alive and slow: statement_timeout bounds it
+                    continue
+                self._give_up(
+                    f"no answer within {check_after:.1f} s, none to a new connection either"
+                )
+
+    def _give_up(self, why: str):
+        self.pgconn.finish()
+        raise HungServer(f"The database does not answer ({why}): connection closed.") from None
 
 
 class _Psycopg:
