@@ -36,3 +36,138 @@ def test_the_beat_job_refreshes_running_experiments_on_a_worker(celery_worker_on
 def test_the_beat_schedule_refreshes_results_every_minute():
     schedule = app.conf.beat_schedule["refresh-results"]
     assert schedule["task"] == "results.refresh_running" and schedule["schedule"] == 60.0
+
+
+# A worker killed mid-task: the task still completes, once.
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.fixture
+def worker_processes():
+    """Start real `celery -A config worker` processes (prefork, one child) on this test's
+    database and Redis; their unacknowledged messages come back after 5 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    started = []
+    settings_dict = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+        ),
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+    }
+
+    def start(**extra_env) -> subprocess.Popen:
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("celery")),
+                "-A",
+                "config",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**env, **extra_env},
+            start_new_session=True,  # its own process group, to kill it whole
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+
+@pytest.fixture
+def slow_judge(settings):
+    """The LLM judge answers the first request only after 8 s (the worker is killed during
+    it), then at once. Queues one judging of one call, as ingestion would."""
+    from apps.judging.services import criterion_current
+    from tests.judging.chat_server import ChatServer
+    from tests.judging.helpers import JUDGE_KEY, JUDGE_MODEL, add_call, custom_experiment
+
+    with ChatServer() as server:
+        server.slow(8.0)
+        user = make_user("ops", role="operator")
+        experiment = custom_experiment(agent=make_agent(user=user), user=user)
+        call = add_call(experiment)
+        criterion = criterion_current(experiment=experiment)
+        env = {"JUDGE_BASE_URL": server.url, "JUDGE_MODEL": JUDGE_MODEL, "JUDGE_API_KEY": JUDGE_KEY}
+
+        def queue():
+            app.conf.task_always_eager = False
+            try:
+                app.signature("judging.judge_call", args=(call.pk, criterion.pk)).delay()
+            finally:
+                app.conf.task_always_eager = True
+
+        yield server, env, queue, call
+
+
+def test_a_pool_process_killed_mid_task_gives_the_task_back_and_it_completes_once(
+    worker_processes, slow_judge
+):
+    import os
+    import signal
+
+    from apps.judging.models import Judgement
+
+    server, env, queue, call = slow_judge
+    worker = worker_processes(**env)
+    queue()
+    assert wait_for(lambda: len(server.requests) == 1, 30)  # the task is in the judge's hands
+    (child,) = _children(worker.pid)
+    os.kill(child, signal.SIGKILL)  # WorkerLostError on main: task acked and lost
+    assert wait_for(lambda: Judgement.objects.filter(call=call).exists(), 30)
+    assert Judgement.objects.filter(call=call).count() == 1
+    assert len(server.requests) == 2 and worker.poll() is None
+
+
+def test_a_whole_worker_killed_mid_task_its_message_comes_back_to_another_worker(
+    worker_processes, slow_judge
+):
+    import os
+    import signal
+
+    from apps.judging.models import Judgement
+
+    server, env, queue, call = slow_judge
+    first = worker_processes(**env)
+    queue()
+    assert wait_for(lambda: len(server.requests) == 1, 30)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool, no goodbye to Redis
+    first.wait()
+    assert not Judgement.objects.filter(call=call).exists()
+    worker_processes(**env)  # a new worker, as a supervisor would start
+    # The message is unacknowledged in Redis; after the visibility timeout (5 s here) a
+    # running worker puts it back in the queue (it checks every 10 s).
+    assert wait_for(lambda: Judgement.objects.filter(call=call).exists(), 45)
+    assert Judgement.objects.filter(call=call).count() == 1
