@@ -309,6 +309,13 @@ def test_every_json_endpoint_answers_hostile_bodies_with_a_json_400(
     assert Agent.objects.count() == agents and Call.objects.count() == 0
 
 
+def test_a_body_over_5_mb_is_a_json_413_on_drf_endpoints(api, admin_key):
+    body = json.dumps({"name": "Big", "prompt": "a" * (6 * 1024 * 1024)})
+    response = api.post(AGENTS, raw=body, key=admin_key)
+    assert response.status_code == 413 and "5 MB" in response.json()["error"]
+    assert not Agent.objects.filter(name="Big").exists()
+
+
 def test_agent_api_refuses_a_config_key_with_nul(api, admin_key):
     body = {"name": "Night desk", "prompt": "Hello", "config": {"voi\x00ce": "alloy"}}
     response = api.post(AGENTS, body, key=admin_key)
