@@ -171,3 +171,62 @@ def test_a_whole_worker_killed_mid_task_its_message_comes_back_to_another_worker
     # running worker puts it back in the queue (it checks every 10 s).
     assert wait_for(lambda: Judgement.objects.filter(call=call).exists(), 45)
     assert Judgement.objects.filter(call=call).count() == 1
+
+
+# The outbox: work written down with the change, sent by the drain when it could not be sent.
+
+
+def test_a_change_that_rolls_back_leaves_no_work_queued():
+    from django.db import transaction
+
+    from apps.outbox.models import Message
+    from config.celery import queue_after_commit
+
+    app.conf.task_always_eager = False
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            queue_after_commit("outbox.drain", what="a change that fails")
+            assert Message.objects.count() == 1  # written in the change's own transaction
+            raise RuntimeError
+    finally:
+        app.conf.task_always_eager = True
+    assert not Message.objects.exists()
+
+
+def test_the_drain_sends_unsent_rows_and_skips_those_another_process_holds():
+    import threading
+
+    from django.db import connection, transaction
+
+    from apps.outbox.models import Message
+    from apps.outbox.services import outbox_drain
+
+    held, _ = (Message.objects.create(task_name="outbox.drain") for _ in range(2))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Message.objects.select_for_update().get(pk=held.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    app.conf.task_always_eager = False
+    try:
+        assert locked.wait(10)
+        assert outbox_drain() == 1
+        assert list(Message.objects.values_list("pk", flat=True)) == [held.pk]
+        release.set()
+        holder.join()
+        assert outbox_drain() == 1 and not Message.objects.exists()
+    finally:
+        release.set()
+        app.conf.task_always_eager = True
+        app.control.purge()  # the two drains sent; no worker here takes them
+
+
+def test_the_beat_schedule_drains_the_outbox_every_few_seconds():
+    schedule = app.conf.beat_schedule["drain-outbox"]
+    assert schedule["task"] == "outbox.drain" and schedule["schedule"] <= 10

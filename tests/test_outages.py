@@ -306,9 +306,19 @@ def test_database_hung_under_gunicorn_every_assignment_is_served_and_ingestion_f
     assert wait_for(
         lambda: http.post("/api/v1/calls", json=call(agent, "after")).status_code == 200, 15
     )
-    assert http.post("/api/v1/assignments", json=ask).status_code == 200
     connection.close()
     assert Call.objects.filter(call_id="after").exists()
+    # The background thread of each worker is back too: the exposures counted while the
+    # database hung are written (ASSIGNMENTS_FLUSH_SECONDS is 5), and a change reaches routers.
+    from apps.assignments.models import Exposure
+    from apps.experiments.services import experiment_stop
+
+    def exposures():
+        return sum(Exposure.objects.filter(experiment=running).values_list("count", flat=True))
+
+    assert wait_for(lambda: exposures() == 48, 20), exposures()
+    experiment_stop(experiment=running, user="test")
+    assert wait_for(lambda: http.post("/api/v1/assignments", json=ask).json()["experiment"] is None)
 
 
 @pytest.fixture

@@ -58,14 +58,6 @@ def _publish(messages: list[Message], transport_options: dict | None) -> list[in
     """Send each message; the ids sent, in order, up to the first failure."""
     app = current_app
     sent = []
-    if app.conf.task_always_eager:  # embedded default: run the work now, as before
-        for message in messages:
-            try:
-                app.signature(message.task_name, args=message.args).apply_async()
-            except Exception:
-                log.exception("Task %s failed", message)
-            sent.append(message.pk)
-        return sent
     try:
         with app.connection_for_write(transport_options=transport_options) as connection:
             for message in messages:
@@ -85,9 +77,25 @@ def _publish(messages: list[Message], transport_options: dict | None) -> list[in
     return sent
 
 
+def _run_here(ids: list[int]) -> int:
+    """Embedded default (tasks in-process): take the rows and run their work now, as before,
+    outside any transaction of ours. A task that fails is logged, as a worker would."""
+    with transaction.atomic():
+        messages = list(Message.objects.filter(pk__in=ids).select_for_update(skip_locked=True))
+        Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
+    for message in messages:
+        try:
+            current_app.signature(message.task_name, args=message.args).apply_async()
+        except Exception:
+            log.exception("Task %s failed", message)
+    return len(messages)
+
+
 def outbox_send(ids: list[int]) -> int:
     """Send these rows now if the broker answers at once; else leave them to the drain."""
-    if not current_app.conf.task_always_eager and _Broker.is_away():
+    if current_app.conf.task_always_eager:
+        return _run_here(ids)
+    if _Broker.is_away():
         return 0
     try:
         with transaction.atomic():
@@ -103,6 +111,8 @@ def outbox_send(ids: list[int]) -> int:
 def outbox_drain(batch: int = DRAIN_BATCH) -> int:
     """Send every unsent row, oldest first; rows another process holds are skipped."""
     total = 0
+    if current_app.conf.task_always_eager:
+        return _run_here(list(Message.objects.values_list("pk", flat=True)[:batch]))
     while True:
         with transaction.atomic():
             messages = list(Message.objects.select_for_update(skip_locked=True)[:batch])
