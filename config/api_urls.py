@@ -1,11 +1,12 @@
 """/api/v1/ — routers (assignments, calls) and automation (agents, experiments)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from apps.agents import api as agents
 from apps.calls.api import CallsView
 from apps.experiments import api as experiments
 from apps.results.api import ResultsView
+from config.api import not_found
 
 urlpatterns = [
     path("", include("apps.assignments.urls")),
@@ -20,4 +21,5 @@ urlpatterns = [
     path("experiments/<int:pk>/stop", experiments.StopView.as_view(), name="stop"),
     path("experiments/<int:pk>/apply", experiments.ApplyView.as_view(), name="apply"),
     path("experiments/<int:pk>/results", ResultsView.as_view(), name="results"),
+    re_path(r"", not_found),  # last: a JSON 404, not the HTML page, for any other address
 ]

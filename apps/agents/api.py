@@ -10,6 +10,7 @@ from apps.accounts.authentication import in_scope, require_unscoped
 from apps.agents.models import Agent
 from apps.agents.selectors import agents_for_page
 from apps.agents.services import agent_create, agent_prompt_update
+from config.api import JsonInput
 
 
 class PromptVersionOut(serializers.Serializer):
@@ -28,7 +29,7 @@ class AgentOut(serializers.Serializer):
     prompt = PromptVersionOut(source="current_version", help_text="The current prompt.")
 
 
-class AgentIn(serializers.Serializer):
+class AgentIn(JsonInput):
     name = serializers.CharField(max_length=100, help_text="Name shown to people.")
     slug = serializers.SlugField(
         max_length=100, required=False, help_text="Defaults to the name, slugified."
@@ -42,7 +43,7 @@ class AgentIn(serializers.Serializer):
     )
 
 
-class PromptIn(serializers.Serializer):
+class PromptIn(JsonInput):
     prompt = serializers.CharField(help_text="The new prompt; becomes the current version.")
     note = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=300, help_text="Why it changed."

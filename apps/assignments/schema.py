@@ -20,7 +20,9 @@ class AssignmentRequest(serializers.Serializer):
     call_id = serializers.CharField(
         max_length=256,
         required=False,
-        help_text="This call's id; needed when the experiment draws a variant per call.",
+        allow_null=True,
+        help_text="This call's id; needed when the experiment draws a variant per call "
+        "(null or absent: none).",
     )
 
 

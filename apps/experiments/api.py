@@ -18,9 +18,10 @@ from apps.experiments.services import (
     weights_set,
     winner_apply,
 )
+from config.api import JsonInput
 
 
-class GoalSerializer(serializers.Serializer):
+class GoalSerializer(JsonInput):
     kind = serializers.ChoiceField(
         GoalKind.values, source="goal_kind", help_text="conversion, sentiment, duration or custom."
     )
@@ -73,7 +74,7 @@ class ExperimentOut(serializers.Serializer):
     variants = VariantOut(many=True)
 
 
-class ExperimentIn(serializers.Serializer):
+class ExperimentIn(JsonInput):
     agent = serializers.SlugField(help_text="The agent's slug.")
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(
@@ -92,7 +93,7 @@ class ExperimentIn(serializers.Serializer):
     )
 
 
-class VariantIn(serializers.Serializer):
+class VariantIn(JsonInput):
     name = serializers.CharField(max_length=120, required=False, default="")
     prompt = serializers.CharField(
         required=False, help_text="The variant's prompt; defaults to the control's."
@@ -100,14 +101,14 @@ class VariantIn(serializers.Serializer):
     config = serializers.DictField(required=False, default=dict, help_text="Config overrides.")
 
 
-class WeightsIn(serializers.Serializer):
+class WeightsIn(JsonInput):
     weights = serializers.DictField(
         child=serializers.JSONField(), help_text='{"control": 50, "b": 50}; must add up to 100.'
     )
     expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
-class ApplyIn(serializers.Serializer):
+class ApplyIn(JsonInput):
     variant = serializers.CharField(help_text="The key of the variant to apply, e.g. “b”.")
     reason = serializers.CharField(required=False, default="", allow_blank=True)
 
