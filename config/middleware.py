@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 
+from config.api import error_json
 from config.inputs import NUL
 
 REFUSAL = "The request contains a NUL character (%00); remove it and try again."
@@ -40,5 +41,7 @@ class RefuseNulMiddleware:
 
     def __call__(self, request):
         if _refuses(request):
+            if request.path.startswith("/api/"):  # API clients read JSON errors
+                return error_json(400, REFUSAL)
             return HttpResponseBadRequest(REFUSAL, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

@@ -98,3 +98,10 @@ def test_every_operation_documents_every_error_it_can_answer(tmp_path):
                 assert "404" in codes, where
             if path.startswith(("/api/v1/agents", "/api/v1/experiments")):
                 assert "403" in codes, where  # a router key may not manage
+
+
+@pytest.mark.parametrize("path", ["/api/v1/agents/front%00desk/prompts", "/api/v1/agents?q=%00"])
+def test_a_nul_in_an_api_address_is_a_json_400(client, admin_key, path):
+    response = client.post(path, HTTP_AUTHORIZATION=f"Bearer {admin_key}")
+
+    assert response.status_code == 400 and "NUL" in response.json()["error"]
