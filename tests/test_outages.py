@@ -412,3 +412,22 @@ def test_redis_hung_stop_and_custom_goal_ingestion_succeed_fast_and_their_work_i
             assert wait_for(lambda: ResultSnapshot.objects.filter(frozen=True).count() == 2)
             assert wait_for(lambda: Judgement.objects.filter(call__call_id="judge-me").exists())
     assert Judgement.objects.get().verdict == "pass"
+
+
+def test_a_slow_query_on_a_live_server_is_waited_for_and_the_statement_timeout_bounds_it():
+    """The hang check cuts only a server that answers nothing, not one that is busy."""
+    from django.db import OperationalError, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "30s"
+        started = time.perf_counter()
+        cursor.execute("SELECT pg_sleep(2.2)")  # beyond the 1 s hang check: alive, so waited
+        assert time.perf_counter() - started >= 2.2
+    with (
+        pytest.raises(OperationalError, match="statement timeout"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL statement_timeout = '300ms'")
+        cursor.execute("SELECT pg_sleep(5)")
