@@ -256,7 +256,7 @@ def compose_environment(database: str) -> dict[str, str]:
     return {**os.environ, **env}
 
 
-def test_database_url() -> str:
+def the_test_database_url() -> str:
     from django.db import connection
 
     url = urlsplit(os.environ["DATABASE_URL"])
@@ -277,7 +277,7 @@ def wait_until_up(port: int, seconds: float = 60) -> None:
 @pytest.fixture
 def services(transactional_db):
     """`web` and `router`, each its own gunicorn, started with compose's command lines."""
-    env = compose_environment(test_database_url())
+    env = compose_environment(the_test_database_url())
     ports = {"web": free_port(), "router": free_port()}
     processes = [
         subprocess.Popen(
