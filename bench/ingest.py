@@ -6,6 +6,11 @@ on. The measured window is bounded in time and in batches; batches in flight whe
 are waited for, so what the server accepted is known exactly, and the Call table must then hold
 exactly that many rows. Target: at least 5,000 calls/s.
 
+Then routers that overlap: for a few rounds, OVERLAP_ROUTERS connections post the same batch
+of new calls at the same moment, as routers re-sending after a timeout do. Every one of those
+requests must succeed, each call must be created once (the others count it as updated), and
+the table must hold each call once.
+
 A Python client rather than wrk: wrk stops mid-request at its deadline, so the batches it cut
 off may still commit and the accepted count could not be reconciled with the table. At ten or
 so requests a second the client's own cost is small (a batch is assembled from pre-rendered
@@ -38,6 +43,8 @@ SECONDS = env_number("BENCH_INGEST_SECONDS", 10)
 CONNECTIONS = int(env_number("BENCH_INGEST_CONNECTIONS", 4))
 MAX_BATCHES = int(env_number("BENCH_INGEST_MAX_BATCHES", 2000))
 WARMUP_BATCHES = 4
+OVERLAP_ROUTERS = 4
+OVERLAP_ROUNDS = int(env_number("BENCH_INGEST_OVERLAP_ROUNDS", 8))
 TRANSCRIPT_BYTES = 2000  # of JSON, the transcript alone
 
 LINES = [
@@ -152,6 +159,34 @@ class Sender:
         return time.perf_counter() - started
 
 
+def overlap(ctx, fragments: list[bytes]) -> dict:
+    """Rounds of OVERLAP_ROUTERS senders posting one batch of new calls at the same moment."""
+    sender = Sender(ctx, fragments)
+    sender.prefix = "overlap-" + sender.prefix
+    started = time.perf_counter()
+    for batch in range(OVERLAP_ROUNDS):
+        together = threading.Barrier(OVERLAP_ROUTERS)
+
+        def post(batch=batch, together=together):
+            together.wait()
+            sender.post(batch)
+
+        threads = [threading.Thread(target=post) for _ in range(OVERLAP_ROUTERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    return {
+        "requests": OVERLAP_ROUNDS * OVERLAP_ROUTERS,
+        "calls": OVERLAP_ROUNDS * BATCH,
+        "failed": sender.failed,
+        "created": sender.accepted,
+        "updated": sender.updated,
+        "seconds": round(time.perf_counter() - started, 2),
+        "failures": sender.failures[:3],
+    }
+
+
 def main() -> None:
     ctx = context()
     fragments = call_fragments(ctx)
@@ -181,6 +216,10 @@ def main() -> None:
         waited = runqueue_wait_seconds(workers + backends) - wait0
         rows = db.execute("SELECT count(*) FROM calls_call").fetchone()[0]
         table_bytes = db.execute("SELECT pg_total_relation_size('calls_call')").fetchone()[0]
+        overlapped = overlap(ctx, fragments)
+        overlap_rows = db.execute(
+            "SELECT count(*) FROM calls_call WHERE call_id LIKE 'overlap-%'"
+        ).fetchone()[0]
     batches = sender.next_batch - first_measured
     measured = sender.accepted - warm_accepted
     rate = measured / elapsed
@@ -193,6 +232,15 @@ def main() -> None:
     log(f"ingest: accepted {sender.accepted:,}, table holds {rows:,} rows, failed {sender.failed}")
     if sender.failures:
         log(f"ingest: first failure: {sender.failures[0]}")
+    log(
+        f"ingest: overlapping: {overlapped['requests']} requests ({OVERLAP_ROUTERS} at once) of "
+        f"{overlapped['calls']:,} calls in {overlapped['seconds']} s: {overlapped['failed']} "
+        f"failed, {overlapped['created']:,} created, {overlapped['updated']:,} updated, "
+        f"table holds {overlap_rows:,}"
+    )
+    if overlapped["failures"]:
+        log(f"ingest: overlapping: first failure: {overlapped['failures'][0]}")
+    sent = overlapped["calls"] * OVERLAP_ROUTERS
 
     save(
         Result(
@@ -223,6 +271,21 @@ def main() -> None:
                     "",
                     ("<=", 0),
                 ),
+                Figure(
+                    f"overlapping batches ({OVERLAP_ROUTERS} routers posting the same new calls"
+                    " at once) that failed",
+                    overlapped["failed"],
+                    "",
+                    ("<=", 0),
+                ),
+                Figure(
+                    "overlapping: calls stored, created or updated other than once each",
+                    abs(overlap_rows - overlapped["calls"])
+                    + abs(overlapped["created"] - overlapped["calls"])
+                    + abs(overlapped["created"] + overlapped["updated"] - sent),
+                    "",
+                    ("<=", 0),
+                ),
             ],
             {
                 "batch": BATCH,
@@ -238,6 +301,7 @@ def main() -> None:
                 "table_mb": round(table_bytes / 1e6, 1),
                 "failures": sender.failures[:5],
                 "backends": len(backends),
+                "overlap": {**overlapped, "rows": overlap_rows, "routers": OVERLAP_ROUTERS},
             },
         )
     )
@@ -250,7 +314,18 @@ def markdown(details: dict) -> str:
         f"bytes a call) over {details['connections']} connections in {details['seconds']} s "
         f"({details['mb_per_s']} MB/s of JSON). The Call table then held {details['rows']:,} "
         f"rows for {details['accepted_total']:,} accepted calls (warm-up included), "
-        f"{details['table_mb']} MB on disk."
+        f"{details['table_mb']} MB on disk." + _overlap_markdown(details.get("overlap"))
+    )
+
+
+def _overlap_markdown(o: dict | None) -> str:
+    if not o:
+        return ""
+    return (
+        f" Overlapping routers: {o['requests'] // o['routers']} rounds of {o['routers']} "
+        f"requests posting the same {BATCH} new calls at once: {o['failed']} failed; "
+        f"{o['created']:,} calls created and {o['updated']:,} updated for {o['calls']:,} "
+        f"distinct calls; the table holds {o['rows']:,} of them."
     )
 
 
