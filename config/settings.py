@@ -140,11 +140,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task taken but not acknowledged (its worker was killed, its host lost) goes back to the
-# queue after this many seconds; a running worker checks every 10 s. It must exceed the
-# longest task and the longest retry countdown (those are capped below it), or a task still
-# running is delivered twice; shorter means less waiting after a crash. Ten minutes.
+# queue after this many seconds. It must exceed the longest task and the longest retry
+# countdown (those are capped below it), or a task still running is delivered twice; shorter
+# means less waiting after a crash. Ten minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+    # Running workers look for such messages every 10 s (kombu's default is 10 s x 10).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
     # Every wait on Redis is bounded (above the 1 s blocking pop the worker uses).
     "socket_connect_timeout": 2,
     "socket_timeout": 5,

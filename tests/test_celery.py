@@ -60,8 +60,11 @@ def worker_processes():
     import sys
     from pathlib import Path
 
+    import redis
     from django.db import connection
 
+    # Start from an empty queue: no message left over by another test's worker.
+    redis.Redis.from_url(app.conf.broker_url).delete("celery", "unacked", "unacked_index")
     started = []
     settings_dict = connection.settings_dict
     env = {
@@ -108,14 +111,14 @@ def worker_processes():
 
 @pytest.fixture
 def slow_judge(settings):
-    """The LLM judge answers the first request only after 8 s (the worker is killed during
+    """The LLM judge answers the first request only after 20 s (the worker is killed during
     it), then at once. Queues one judging of one call, as ingestion would."""
     from apps.judging.services import criterion_current
     from tests.judging.chat_server import ChatServer
     from tests.judging.helpers import JUDGE_KEY, JUDGE_MODEL, add_call, custom_experiment
 
     with ChatServer() as server:
-        server.slow(8.0)
+        server.slow(20.0)
         user = make_user("ops", role="operator")
         experiment = custom_experiment(agent=make_agent(user=user), user=user)
         call = add_call(experiment)
@@ -161,16 +164,19 @@ def test_a_whole_worker_killed_mid_task_its_message_comes_back_to_another_worker
 
     server, env, queue, call = slow_judge
     first = worker_processes(**env)
+    assert wait_for(lambda: len(app.control.ping(timeout=0.5)) == 1, 30)
     queue()
     assert wait_for(lambda: len(server.requests) == 1, 30)
+    worker_processes(**env)  # another worker, already running when the first dies
+    assert wait_for(lambda: len(app.control.ping(timeout=0.5)) == 2, 30)
     os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool, no goodbye to Redis
     first.wait()
     assert not Judgement.objects.filter(call=call).exists()
-    worker_processes(**env)  # a new worker, as a supervisor would start
-    # The message is unacknowledged in Redis; after the visibility timeout (5 s here) a
-    # running worker puts it back in the queue (it checks every 10 s).
-    assert wait_for(lambda: Judgement.objects.filter(call=call).exists(), 45)
+    # The message is unacknowledged in Redis; after the visibility timeout (5 s here) the
+    # surviving worker puts it back in the queue (it looks every 10 s) and judges the call.
+    assert wait_for(lambda: Judgement.objects.filter(call=call).exists(), 40)
     assert Judgement.objects.filter(call=call).count() == 1
+    assert len(server.requests) == 2
 
 
 # The outbox: work written down with the change, sent by the drain when it could not be sent.
