@@ -84,10 +84,8 @@ def _known(reports, agents) -> set[tuple[int, str]]:
 
 
 def _problem(report, agent, variants, is_new, key) -> dict[str, str] | None:
-    if agent is None:
+    if agent is None or (key is not None and not key.allows(agent.id)):  # same for both
         return {"agent": f"There is no agent “{report.agent}”."}
-    if key is not None and not key.allows(agent.id):
-        return {"agent": f"This key is not allowed to report calls of “{report.agent}”."}
     missing = [f for f in ("caller", "started_at") if getattr(report, f) is None]
     if is_new and missing:
         return {f: "Required for a new call." for f in missing}
