@@ -105,3 +105,16 @@ def test_a_nul_in_an_api_address_is_a_json_400(client, admin_key, path):
     response = client.post(path, HTTP_AUTHORIZATION=f"Bearer {admin_key}")
 
     assert response.status_code == 400 and "NUL" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assignments", "/api/v1/calls"])
+def test_a_router_body_over_the_limit_is_a_json_413(client, router_key, path):
+    response = client.generic(
+        "POST",
+        path,
+        SIX_MB,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {router_key}",
+    )
+
+    assert response.status_code == 413 and "5 MB" in response.json()["error"]

@@ -10,12 +10,13 @@ mounting the URLconf alone.
 import json
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.assignments import exposures, table
-from config.api import DATABASE_DOWN, RETRY_AFTER_SECONDS
+from config.api import BODY_TOO_LARGE, DATABASE_DOWN, RETRY_AFTER_SECONDS, error_json
 from config.inputs import JSONRefused, loads_bounded
 
 MAX_UNIT_CHARS = 256
@@ -77,7 +78,11 @@ def answer(authorization: str | None, body: bytes) -> Answer:
 @login_not_required
 @require_POST
 def assign(request):
-    status, body = answer(request.META.get("HTTP_AUTHORIZATION"), request.body)
+    try:
+        request_body = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: the schema's JSON 413
+        return error_json(413, BODY_TOO_LARGE)
+    status, body = answer(request.META.get("HTTP_AUTHORIZATION"), request_body)
     response = HttpResponse(body, status=status, content_type="application/json")
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
