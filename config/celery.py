@@ -29,11 +29,11 @@ def queue_after_commit(task_name: str, *args, what: str = "") -> None:
     transaction.on_commit(lambda: outbox_send([message.pk]))
 
 
-@signals.worker_process_init.connect
-@signals.worker_init.connect
+@signals.celeryd_init.connect
 def _worker_statement_timeout(**_):
     """Workers run the heavy aggregations: they get their own (longer) statement timeout.
-    A hung server is still noticed by the backend's hang check (config/postgres)."""
+    A hung server is still noticed by the backend's hang check (config/postgres).
+    Sent by `celery worker` before its pool forks, so the pool's processes inherit it."""
     from django.conf import settings
     from django.db import connections
 
