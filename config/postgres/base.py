@@ -63,7 +63,10 @@ def server_answers(
     """Does the postmaster answer an SSLRequest within `seconds`? (Its answer is one byte.)
 
     Only silence trips the breaker: a refused connection already fails fast by itself.
+    Several hosts (failover lists) are not probed: psycopg's own timeout applies to them.
     """
+    if "," in str(host or "") or "," in str(port or ""):
+        return True
     try:
         if host and host.startswith("/"):  # a Unix socket directory
             probe = socket.socket(socket.AF_UNIX)
