@@ -116,9 +116,9 @@ def test_start_and_apply_on_one_agent_never_both_succeed():
             assert agent.current_version_id == ran.variants.get(key="b").prompt_version_id
 
 
-def test_forking_a_variant_while_the_prompt_changes_does_not_deadlock():
-    """Fork locks the agent (for a new version number) and the experiment; a prompt update
-    locks the agent. Taken in one order, neither waits on the other forever."""
+def test_forking_and_editing_variants_at_once_both_save_with_distinct_versions():
+    """Both take the agent's lock (a new version number) and the experiment's, in one order:
+    neither waits on the other forever and the version numbers never collide."""
     user = make_user("dev", role="operator")
     for _ in range(5):
         agent = make_agent(user=user)
