@@ -19,6 +19,7 @@ are tried again after a probe: requests fail fast while the server is away, and 
 request after it returns reconnects, with no restart.
 """
 
+import math
 import socket
 import struct
 import threading
@@ -112,9 +113,12 @@ class Connection(psycopg.Connection):
             finally:
                 _Breaker.probing.release()
         deadline = float(kwargs.get("connect_timeout") or 0)
-        # psycopg waits at least 2 s for a connection: first ask the server, within ours.
-        if 0 < deadline < 2 and not server_answers(host, port, deadline):
-            raise HungServer(f"The database at {host}:{port} does not answer.")
+        if deadline > 0:
+            # libpq takes whole seconds, and psycopg waits at least 2: first ask the server
+            # whether it answers at all, within our own (shorter) deadline.
+            kwargs["connect_timeout"] = max(2, math.ceil(deadline))
+            if deadline < 2 and not server_answers(host, port, deadline):
+                raise HungServer(f"The database at {host}:{port} does not answer.")
         try:
             connection = super().connect(conninfo, **kwargs)
         except pg_errors.ConnectionTimeout:
