@@ -5,14 +5,18 @@ stopped process, a frozen disk, a network that swallows packets), and the kernel
 host still accepts connections and acknowledges bytes, so TCP timeouts do not fire either.
 Here, psycopg's own waits get a deadline:
 
-- connecting: `OPTIONS["connect_timeout"]` (seconds, fractions allowed; psycopg's own floor
-  is 2 s) bounds each attempt;
+- connecting: the server is first asked (the probe below) within `OPTIONS["connect_timeout"]`
+  seconds, fractions allowed, since libpq and psycopg wait at least 2 s; a server that hangs
+  after answering the probe is then bounded by their 2 s;
 - answering: a query that has had no answer for `OPTIONS["hang_check_after"]` seconds makes
   us ask the server whether it is alive, with a new TCP connection and an 8-byte SSLRequest
   that the postmaster answers at once when it is well. No answer within `PROBE_SECONDS`: the
   connection is closed and the query fails with OperationalError (an API request maps it to
   503). An answer: the query is merely slow, and we keep waiting; the server-side
   `statement_timeout` (in `OPTIONS["options"]`) bounds that.
+
+This leans on psycopg 3.3's `Connection.wait(timeout=)` and its private `_WaitTimeout`
+(requirements.lock pins psycopg; tests/test_outages.py shows it working).
 
 After a hang is seen, new connections in this process fail at once for `OPEN_SECONDS`, then
 are tried again after a probe: requests fail fast while the server is away, and the first
