@@ -33,21 +33,24 @@ DRAIN_BATCH = 500
 
 
 class _Broker:
+    """When each broker (by URL) last failed a send, so requests stop trying it for a while."""
+
     lock = threading.Lock()
-    away_until = 0.0
+    away_until: dict[str, float] = {}
 
     @classmethod
-    def is_away(cls) -> bool:
-        return time.monotonic() < cls.away_until
+    def is_away(cls, url: str) -> bool:
+        return time.monotonic() < cls.away_until.get(url, 0.0)
 
     @classmethod
-    def failed(cls) -> None:
+    def failed(cls, url: str) -> None:
         with cls.lock:
-            cls.away_until = time.monotonic() + BROKER_AWAY_SECONDS
+            cls.away_until[url] = time.monotonic() + BROKER_AWAY_SECONDS
 
     @classmethod
     def reset(cls) -> None:
-        cls.away_until = 0.0
+        with cls.lock:
+            cls.away_until.clear()
 
 
 def outbox_add(task_name: str, args: list, what: str = "") -> Message:
@@ -66,7 +69,7 @@ def _publish(messages: list[Message], transport_options: dict | None) -> list[in
                 )
                 sent.append(message.pk)
     except Exception as error:
-        _Broker.failed()
+        _Broker.failed(app.conf.broker_url)
         failed = [m.pk for m in messages if m.pk not in set(sent)]
         Message.objects.filter(pk__in=failed[:1]).update(
             attempts=F("attempts") + 1, last_error=repr(error)[:1000]
@@ -95,7 +98,7 @@ def outbox_send(ids: list[int]) -> int:
     """Send these rows now if the broker answers at once; else leave them to the drain."""
     if current_app.conf.task_always_eager:
         return _run_here(ids)
-    if _Broker.is_away():
+    if _Broker.is_away(current_app.conf.broker_url):
         return 0
     try:
         with transaction.atomic():
