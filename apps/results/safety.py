@@ -1,17 +1,15 @@
 """Jobs that keep running experiments safe: guardrail auto-pause and optimize mode."""
 
-import logging
 from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import mailers, send_mail
-from django.db import transaction
 
 from apps.experiments.models import Experiment, GoalKind, Status
 from apps.experiments.services import variant_pause, weights_set
 from apps.stats.thompson import thompson_weights
+from config.celery import queue_after_commit
 
-log = logging.getLogger(__name__)
 OPTIMIZER = "optimizer"
 GUARD = "guardrail job"
 
@@ -32,7 +30,7 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
                 variant_pause(
                     experiment=experiment, variant_key=row["key"], reason=reason, user=GUARD
                 )
-                transaction.on_commit(lambda e=experiment, r=reason: notify(experiment=e, text=r))
+                notify(experiment=experiment, text=reason)  # sent once the pause commits
                 weights[row["key"]] = 0
                 paused.append(row["key"])
     return paused
@@ -55,13 +53,11 @@ def _reason(guardrail: dict, row: dict) -> str:
 
 def notify(*, experiment: Experiment, text: str) -> None:
     """Tell people: a Slack-compatible webhook and email, when configured."""
-    from apps.results.tasks import send_alert
-
+    # Through the outbox: the alert commits with the pause, and Redis being away delays it
+    # rather than losing it.
     message = f"{experiment.agent.name} · {experiment.name}: {text}"
-    try:
-        send_alert.delay(message, f"{settings.SITE_URL}{experiment.get_absolute_url()}")
-    except Exception:
-        log.warning("Could not queue the alert: %s", message, exc_info=True)
+    link = f"{settings.SITE_URL}{experiment.get_absolute_url()}"
+    queue_after_commit("results.send_alert", message, link, what="an alert")
 
 
 def alert_send(*, text: str, link: str) -> None:
