@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from apps.agents.models import Agent, PromptVersion
 from apps.agents.services import _refuse_while_running, prompt_rollback
+from config.admin import ReadOnlyAdmin
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -54,18 +55,9 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(PromptVersion)
-class PromptVersionAdmin(admin.ModelAdmin):
+class PromptVersionAdmin(ReadOnlyAdmin):
     """Read-only: versions are made by the pages and the API, never edited."""
 
     list_display = ["agent", "number", "sha256", "author", "created_at", "note"]
     list_filter = ["agent"]
     readonly_fields = [f.name for f in PromptVersion._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from apps.calls.models import Call
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdmin):
     """Read-only: calls come from routers through ingestion, which validates them and asks
     the judge; an edit here would change results with no trace."""
 
@@ -22,12 +23,3 @@ class CallAdmin(admin.ModelAdmin):
     search_fields = ["call_id", "caller"]
     raw_id_fields = ["experiment", "variant"]
     list_select_related = ["agent", "variant"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

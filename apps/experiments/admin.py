@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.experiments.models import Experiment, Variant
+from config.admin import ReadOnlyAdmin
 
 
 class VariantInline(admin.TabularInline):
@@ -14,7 +15,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(ReadOnlyAdmin):
     """Read-only: every change to an experiment (lifecycle, split, goal, even its name, which
     routers are sent) goes through the services behind the pages and the API, which lock,
     audit and move the change counter routers watch."""
@@ -35,27 +36,11 @@ class ExperimentAdmin(admin.ModelAdmin):
     ]
     inlines = [VariantInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(ReadOnlyAdmin):
+    """Read-only: names and config overrides reach routers; edit them on the variant page."""
+
     list_display = ["experiment", "key", "name", "prompt_version", "weight", "is_control"]
     list_filter = ["is_control"]
     readonly_fields = ["experiment", "key", "prompt_version", "weight", "is_control"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # name and config overrides reach routers: edit them on the variant page
-
-    def has_delete_permission(self, request, obj=None):
-        return False

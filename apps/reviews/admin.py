@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from apps.reviews.models import CallTag, PairVote
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(PairVote)
-class PairVoteAdmin(admin.ModelAdmin):
+class PairVoteAdmin(ReadOnlyAdmin):
     """Read-only: votes are cast on the review page, which audits them."""
 
     list_display = ["experiment", "reviewer", "call_a", "call_b", "verdict", "updated_at"]
@@ -14,28 +15,10 @@ class PairVoteAdmin(admin.ModelAdmin):
     # An experiment may have a million calls: never render them as a <select>.
     raw_id_fields = ["experiment", "reviewer", "call_a", "call_b", "variant_a", "variant_b"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CallTag)
-class CallTagAdmin(admin.ModelAdmin):
+class CallTagAdmin(ReadOnlyAdmin):
     list_display = ["tag", "call", "author", "created_at"]
     search_fields = ["tag", "author__username"]
     list_select_related = ["call__agent", "author"]
     raw_id_fields = ["call", "author"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
