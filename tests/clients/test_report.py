@@ -166,3 +166,34 @@ def test_a_batch_over_5_mb_is_sent_in_halves(connect, door, agent):
     client.flush()
     assert stored() == ids(2)
     assert [len(seen.json()) for seen in door.posts(CALLS)] == [2, 1, 1]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_report_with_a_number_json_cannot_hold_is_refused_at_once_and_the_rest_flow(
+    connect, door, agent, bad
+):
+    """httpx refuses to encode NaN: queued, such a report failed every later flush for good."""
+    client = connect(batch_size=10)
+    with pytest.raises(ValueError, match="finite"):
+        client.report(call(agent, "poison", duration_seconds=bad))
+    with pytest.raises(ValueError, match="finite"):
+        client.report(call(agent, "poison-in-fields", fields={"score": [1, {"x": bad}]}))
+    for call_id in ids(5):
+        client.report(call(agent, call_id))
+    client.flush()
+    assert stored() == ids(5) and client.undelivered() == 0
+
+
+def test_a_call_with_nul_is_set_aside_and_the_good_ones_are_stored(connect, door, agent, tmp_path):
+    """Issue 10, item 3: NUL was a 500, which the client took for an outage, so one poison call
+    held every later call in the spool. Now it is a 400 naming the call, which is set aside."""
+    spool = tmp_path / "spool.jsonl"
+    client = connect(spool_path=spool)
+    client.report(call(agent, "poison", caller="+1555\x00"))
+    for call_id in ids(5):
+        client.report(call(agent, call_id))
+    client.flush()
+    assert stored() == ids(5) and lines(spool) == [] and client.undelivered() == 0
+    rejected = lines(tmp_path / "spool.jsonl.rejected")
+    assert [r["call"]["call_id"] for r in rejected] == ["poison"]
+    assert "NUL" in rejected[0]["errors"]["caller"]

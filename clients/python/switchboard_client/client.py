@@ -100,7 +100,11 @@ class Client:
         missing = [name for name in ("call_id", "agent") if not call.get(name)]
         if missing:
             raise ValueError(f"A call report needs {' and '.join(missing)}.")
-        self._reporter.add(json.loads(json.dumps(call, default=_json_value)))
+        try:  # JSON has no NaN or Infinity: refused here, it would stall every later batch
+            text = json.dumps(call, default=_json_value, allow_nan=False)
+        except ValueError as error:
+            raise ValueError(f"A call report must hold finite numbers only ({error}).") from None
+        self._reporter.add(json.loads(text))
 
     def flush(self) -> None:
         """Send every queued report now (after the spool's backlog); wait until done."""
