@@ -43,8 +43,8 @@ class Route:
     phase: int = 0
     salt: str = ""
     per_call: bool = False
-    bounds: tuple[int, ...] = ()
-    arms: tuple[Arm, ...] = ()
+    bounds: tuple[int, ...] = ()  # upper bucket bound of each range of the layout, ascending
+    arms: tuple[Arm, ...] = ()  # the arm owning each range
 
     def arm_for(self, caller: str, call_id: str | None) -> Arm | None:
         if self.experiment_id is None:
@@ -83,14 +83,16 @@ def _route(agent: Agent, experiment: Experiment | None) -> Route:
     default = _answer(agent, agent.current_version, agent.config)
     if experiment is None:
         return Route(agent_id=agent.id, default_answer=default)
-    variants = [v for v in experiment.variants.all() if v.weight > 0]
-    arms = tuple(
-        Arm(
+    variants = list(experiment.variants.all())  # control, b, c...: the order of a fresh layout
+    bounds, owners = bucketing.layout_bounds(_layout(experiment, variants))
+    arms = {
+        v.id: Arm(
             v.id,
             _answer(agent, v.prompt_version, {**agent.config, **v.config_overrides}, experiment, v),
         )
         for v in variants
-    )
+        if v.weight > 0
+    }
     return Route(
         agent_id=agent.id,
         default_answer=default,
@@ -98,9 +100,20 @@ def _route(agent: Agent, experiment: Experiment | None) -> Route:
         phase=experiment.weights_version,
         salt=experiment.salt,
         per_call=experiment.unit == "call",
-        bounds=bucketing.upper_bounds([v.weight for v in variants]),
-        arms=arms,
+        bounds=bounds,
+        arms=tuple(arms[owner] for owner in owners),  # one per range, shared answers
     )
+
+
+def _layout(experiment: Experiment, variants: list[Variant]) -> bucketing.Layout:
+    weights = {v.id: v.weight for v in variants}
+    if experiment.bucket_layout and not bucketing.fits(experiment.bucket_layout, weights):
+        log.warning(
+            "Experiment %s: its bucket layout does not match its weights; serving consecutive "
+            "ranges of the weights instead",
+            experiment.id,
+        )
+    return bucketing.current_layout(experiment.bucket_layout, weights)
 
 
 def build() -> Table:

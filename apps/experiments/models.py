@@ -96,6 +96,14 @@ class Experiment(models.Model):
     weights_version = models.PositiveIntegerField(
         default=1, help_text="Goes up by one with every change of the traffic split."
     )
+    bucket_layout = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Which variant owns which of the 10,000 buckets: [start, end, variant id] "
+        "ranges, set at start and moved minimally by every split change; empty = the "
+        "consecutive ranges of the weights (a draft, or one started before layouts).",
+    )
     winner = models.ForeignKey(
         "experiments.Variant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

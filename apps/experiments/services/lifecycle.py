@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apps.agents.models import Agent
 from apps.agents.services import agent_lock
+from apps.assignments import bucketing
 from apps.audit.services import audit_record, person
 from apps.experiments.models import (
     Direction,
@@ -156,9 +157,13 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
         )
     experiment.status = Status.RUNNING
     experiment.started_at = timezone.now()
+    # Consecutive ranges in the variants' order (control, b, c...): the split routers served
+    # before layouts were stored, so every later change can move the fewest callers.
+    layout = bucketing.consecutive_layout({v.id: v.weight for v in variants})
+    experiment.bucket_layout = [list(r) for r in layout]
     try:
         with transaction.atomic():
-            experiment.save(update_fields=["status", "started_at"])
+            experiment.save(update_fields=["status", "started_at", "bucket_layout"])
     except IntegrityError:
         raise ValidationError(
             f"Another experiment started on {experiment.agent.name} at the same moment; "

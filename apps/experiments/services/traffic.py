@@ -1,8 +1,14 @@
-"""The traffic split: weights that add up to 100, and pausing/resuming a variant."""
+"""The traffic split: weights that add up to 100, and pausing/resuming a variant.
+
+Every change of a running experiment's weights also moves its bucket layout through
+`bucketing.relayout`, in the same transaction: only the callers of a variant that lost share
+move, and only to variants that gained (a paused variant's callers to the control).
+"""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.assignments import bucketing
 from apps.audit.services import audit_record
 from apps.experiments.models import (
     Experiment,
@@ -59,34 +65,61 @@ def weights_set(
     before = {v.key: v.weight for v in variants}
     if clean == before:
         return experiment
+    before_ids = {v.id: v.weight for v in variants}
     for variant in variants:
         if variant.weight != clean[variant.key]:
             variant.weight = clean[variant.key]
             variant.save(update_fields=["weight"])
-    experiment.weights_version += 1
-    experiment.save(update_fields=["weights_version"])
+    _new_phase(experiment, before_ids, {v.id: v.weight for v in variants})
     audit_record(
         actor=user, action="experiment.weights", obj=experiment, before=before, after=clean
     )
     return experiment
 
 
+def _new_phase(experiment: Experiment, before: dict[int, int], after: dict[int, int]) -> None:
+    """A new phase of the split; a running experiment's buckets move as little as possible.
+    A draft has no callers yet: it is laid out when it starts."""
+    fields = ["weights_version"]
+    if experiment.status == Status.RUNNING:
+        old = bucketing.current_layout(experiment.bucket_layout, before)
+        experiment.bucket_layout = [list(r) for r in bucketing.relayout(old, before, after)]
+        fields.append("bucket_layout")
+    experiment.weights_version += 1
+    experiment.save(update_fields=fields)
+
+
 @transaction.atomic
-def variant_pause(*, experiment: Experiment, variant_key: str, reason: str, user=None) -> Variant:
+def variant_pause(
+    *,
+    experiment: Experiment,
+    variant_key: str,
+    reason: str,
+    user=None,
+    refuse_paused: bool = False,
+) -> Variant:
     """Send a variant's traffic to the control, remembering its weight for a resume.
 
-    Used by the guardrail job; pausing a variant that is already paused changes nothing.
+    Only that variant's callers move, all to the control. Pausing a variant that is already
+    paused changes nothing; the guardrail job relies on that, while a person asking
+    (`refuse_paused`) is told instead.
     """
     experiment = _locked(experiment)
     _require_status(experiment, {Status.RUNNING}, "variants can be paused")
     variants = {v.key: v for v in experiment.variants.all()}
     variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
-    if variant is None or variant.is_control:
+    if variant is None:
+        raise ValidationError(f"There is no variant “{variant_key}” in this experiment.")
+    if variant.is_control:
         raise ValidationError("Only a variant other than the control can be paused.")
+    if not (reason or "").strip():
+        raise ValidationError("Say why the variant is paused; the page and the audit log show it.")
     if variant.weight == 0:
+        if refuse_paused:
+            raise ValidationError(f"{variant.name} is already paused (0% of calls).")
         return variant
     before = {v.key: v.weight for v in variants.values()}
-    variant.paused_weight, variant.paused_reason = variant.weight, reason
+    variant.paused_weight, variant.paused_reason = variant.weight, reason.strip()
     control.weight, variant.weight = control.weight + variant.weight, 0
     _save_moved_traffic(experiment, variants, before, "variant.pause", user, reason)
     return variant
@@ -94,10 +127,10 @@ def variant_pause(*, experiment: Experiment, variant_key: str, reason: str, user
 
 def _save_moved_traffic(experiment, variants: dict, before: dict, action: str, user, reason=""):
     """Save a pause or resume: both variants, a new phase of the split, an audit entry."""
+    by_id = {v.id: before[v.key] for v in variants.values()}
     for variant in variants.values():
         variant.save(update_fields=["weight", "paused_weight", "paused_reason"])
-    experiment.weights_version += 1
-    experiment.save(update_fields=["weights_version"])
+    _new_phase(experiment, by_id, {v.id: v.weight for v in variants.values()})
     audit_record(
         actor=user,
         action=action,
@@ -110,12 +143,15 @@ def _save_moved_traffic(experiment, variants: dict, before: dict, action: str, u
 
 @transaction.atomic
 def variant_resume(*, experiment: Experiment, variant_key: str, user=None) -> Variant:
-    """Give a paused variant its weight back, taken from the control."""
+    """Give a paused variant its weight back, taken from the control. Only control callers
+    move, to this variant; after a single pause it gets its own former buckets back."""
     experiment = _locked(experiment)
     _require_status(experiment, {Status.RUNNING}, "variants can be resumed")
     variants = {v.key: v for v in experiment.variants.all()}
     variant, control = variants.get(variant_key), next(v for v in variants.values() if v.is_control)
-    if variant is None or variant.paused_weight is None:
+    if variant is None:
+        raise ValidationError(f"There is no variant “{variant_key}” in this experiment.")
+    if variant.paused_weight is None:
         raise ValidationError("That variant was not paused automatically; set its weight instead.")
     if control.weight < variant.paused_weight:
         raise ValidationError(
