@@ -11,7 +11,14 @@ from apps.agents.services import agent_prompt_update
 from apps.assignments import exposures, table
 from apps.assignments.bucketing import bucket, choose, upper_bounds
 from apps.assignments.models import Exposure
-from apps.experiments.services import experiment_start, experiment_stop, weights_set
+from apps.experiments.models import Experiment
+from apps.experiments.services import (
+    experiment_start,
+    experiment_stop,
+    variant_pause,
+    variant_resume,
+    weights_set,
+)
 from tests.factories import make_agent, make_experiment
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +95,46 @@ def test_a_paused_variant_is_never_assigned(api, router_key, running, operator):
         for i in range(60)
     }
     assert keys == {"control"}
+
+
+def assigned(api, key, agent, callers) -> dict[str, str]:
+    table.refresh()
+    return {c: ask(api, key, agent.slug, c).json()["variant"]["key"] for c in callers}
+
+
+def test_pausing_c_moves_only_cs_callers_and_only_to_the_control(api, router_key, agent, operator):
+    experiment = make_experiment(agent=agent, user=operator, weights=(34, 33, 33))
+    experiment_start(experiment=experiment, user=operator)
+    callers = [f"+1555{i:07d}" for i in range(2000)]
+    before = assigned(api, router_key, agent, callers)
+    assert set(before.values()) == {"control", "b", "c"}
+
+    variant_pause(experiment=experiment, variant_key="c", reason="Worse.", user=operator)
+    paused = assigned(api, router_key, agent, callers)
+    for caller, key in before.items():
+        assert paused[caller] == ("control" if key == "c" else key), caller
+
+    variant_resume(experiment=experiment, variant_key="c", user=operator)
+    assert assigned(api, router_key, agent, callers) == before
+
+
+def test_an_experiment_running_without_a_stored_layout_keeps_its_callers(
+    api, router_key, agent, operator
+):
+    """Started before layouts were stored: served as the consecutive ranges it had, and its
+    first pause then moves only the paused variant's callers."""
+    experiment = make_experiment(agent=agent, user=operator, weights=(34, 33, 33))
+    experiment_start(experiment=experiment, user=operator)
+    Experiment.objects.filter(pk=experiment.pk).update(bucket_layout=[])
+    callers = [f"caller-{i}" for i in range(300)]
+    variants = list(experiment.variants.order_by("-is_control", "key"))
+    bounds = upper_bounds([34, 33, 33])
+    before = assigned(api, router_key, agent, callers)
+    assert before == {c: variants[choose(bucket(experiment.salt, c), bounds)].key for c in callers}
+
+    variant_pause(experiment=experiment, variant_key="b", reason="Worse.", user=operator)
+    paused = assigned(api, router_key, agent, callers)
+    assert paused == {c: "control" if k == "b" else k for c, k in before.items()}
 
 
 def test_per_call_experiments_draw_by_call_id(api, router_key, agent, operator):
