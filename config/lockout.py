@@ -5,7 +5,7 @@ import math
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max, Q, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -29,9 +29,19 @@ def lockout_response(request, original_response=None, credentials=None):
     ).aggregate(last=Max("attempt_time"))["last"]
     retry_at = (last or timezone.now()) + cool_off
     seconds = max(1, math.ceil((retry_at - timezone.now()).total_seconds()))
+    limit = get_failure_limit(request, credentials)
+    account_failures = (
+        AccessAttempt.objects.filter(username=username).aggregate(n=Sum("failures_since_start"))[
+            "n"
+        ]
+        if username
+        else 0
+    )
     context = {
         "username": username,
-        "failure_limit": get_failure_limit(request, credentials),
+        # Which pause stopped this attempt: the account's, or this address's.
+        "account_locked": (account_failures or 0) >= limit,
+        "failure_limit": limit,
         "retry_at": retry_at,
         "minutes": math.ceil(seconds / 60),
     }

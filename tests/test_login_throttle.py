@@ -91,13 +91,26 @@ def test_the_lockout_page_says_what_to_do_and_when_to_retry(client, limit, setti
         response = attempt(client, "olivia")
     assert response.status_code == 429
     text = response.text
-    assert "Too many login attempts" in text and "olivia" in text
-    assert "Try again after" in text and "ask a manager or an administrator" in text
+    assert "Too many login attempts" in text and "Logging in as <strong>olivia</strong>" in text
+    assert "Try again after" in text and "ask an administrator of Switchboard" in text
     cool_off = settings.AXES_COOLOFF_TIME.total_seconds()
     assert 0 < int(response["Retry-After"]) <= cool_off
     # Attempts during the lockout do not make it longer.
     later = attempt(client, "olivia")
     assert later.status_code == 429 and int(later["Retry-After"]) <= int(response["Retry-After"])
+
+
+def test_the_lockout_page_blames_the_network_not_an_account_that_did_nothing(client, limit):
+    """Someone else's wrong passwords from this address pause it: the page must not say that
+    the account was paused, nor name it as the cause."""
+    make_user("olivia")
+    make_user("victor")
+    for _ in range(3):
+        attempt(client, "olivia")
+    response = attempt(client, "victor", password=PASSWORD)
+    assert response.status_code == 429
+    assert "Logging in from this network is paused" in response.text
+    assert "Logging in as" not in response.text
 
 
 def test_locked_out_answer_is_far_cheaper_than_one_real_password_hash(client, limit, settings):

@@ -104,3 +104,23 @@ def test_manager_tags_calls_in_a_stratified_sample(page, live_server, screenshot
     screenshot("review-tags")
     first.get_by_role("button", name="Remove your tag “rude”").click()
     expect(first.locator(".rv-side-left .rv-tag")).to_have_count(0)
+
+
+def test_enter_in_a_note_saves_no_vote(page, live_server):
+    """The first button of the vote form was "Left is better": Enter in the note voted for it."""
+    operator = make_user("olivia", role="operator")
+    make_user("mona", role="manager")
+    experiment = make_experiment(agent=make_agent(name="Front desk", user=operator), user=operator)
+    experiment_start(experiment=experiment, user=operator)
+    calls_for(experiment)
+
+    log_in(page, live_server, "mona", f"/reviews/experiments/{experiment.pk}/?per_variant=2")
+    pair = page.locator("#pair-1")
+    pair.get_by_label("Note").fill("Both fine really")
+    pair.get_by_label("Note").press("Enter")
+    page.wait_for_timeout(500)
+    expect(pair.locator(".vote-status")).to_have_count(0)
+    assert not PairVote.objects.exists()
+    pair.get_by_role("button", name="Both good").click()
+    expect(page.locator("#pair-1 .vote-status")).to_contain_text("Your vote: both good")
+    assert PairVote.objects.get().note == "Both fine really"
