@@ -16,6 +16,16 @@ urlpatterns = [
     path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
     path("experiments/<int:pk>/variants", experiments.VariantsView.as_view(), name="variants"),
+    path(
+        "experiments/<int:pk>/variants/<slug:key>/pause",
+        experiments.PauseView.as_view(),
+        name="variant-pause",
+    ),
+    path(
+        "experiments/<int:pk>/variants/<slug:key>/resume",
+        experiments.ResumeView.as_view(),
+        name="variant-resume",
+    ),
     path("experiments/<int:pk>/weights", experiments.WeightsView.as_view(), name="weights"),
     path("experiments/<int:pk>/start", experiments.StartView.as_view(), name="start"),
     path("experiments/<int:pk>/stop", experiments.StopView.as_view(), name="stop"),

@@ -1,8 +1,9 @@
 """Management API for experiments (admin keys): the same services as the operator's pages."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,8 @@ from apps.experiments.services import (
     experiment_start,
     experiment_stop,
     variant_fork,
+    variant_pause,
+    variant_resume,
     weights_set,
     winner_apply,
 )
@@ -113,6 +116,20 @@ class ApplyIn(JsonInput):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
 
 
+class PauseIn(JsonInput):
+    reason = serializers.CharField(
+        help_text="Why, in a sentence; shown on the experiment page and kept in the audit log."
+    )
+
+
+VARIANT_KEY = OpenApiParameter(
+    "key",
+    str,
+    OpenApiParameter.PATH,
+    description="The variant's key: b, c, ... (the control cannot be paused).",
+)
+
+
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -122,6 +139,13 @@ def _valid(serializer_class, request) -> dict:
 def _experiment(request, pk):
     experiments = in_scope(request.auth, selectors.experiments_for_page(), "agent_id")
     return get_object_or_404(experiments, pk=pk)
+
+
+def _variant_key(experiment, key: str) -> str:
+    """The key of a variant of this experiment; any other is answered 404, as the path names it."""
+    if not experiment.variants.filter(key=key).exists():
+        raise NotFound(f"There is no variant “{key}” in this experiment.")
+    return key
 
 
 def _out(pk, code=status.HTTP_200_OK):
@@ -226,6 +250,48 @@ class ApplyView(APIView):
             experiment=experiment,
             variant_key=data["variant"],
             reason=data["reason"],
+            user=request.auth.label,
+        )
+        return _out(pk)
+
+
+class PauseView(APIView):
+    @extend_schema(
+        operation_id="pause_variant",
+        request=PauseIn,
+        responses=ExperimentOut,
+        parameters=[VARIANT_KEY],
+        tags=["Experiments"],
+        description="Send a running variant's callers to the control, and only them; "
+        "refused (400) for the control, a variant already paused or an experiment not running.",
+    )
+    def post(self, request, pk, key):
+        experiment, data = _experiment(request, pk), _valid(PauseIn, request)
+        variant_pause(
+            experiment=experiment,
+            variant_key=_variant_key(experiment, key),
+            reason=data["reason"],
+            user=request.auth.label,
+            refuse_paused=True,
+        )
+        return _out(pk)
+
+
+class ResumeView(APIView):
+    @extend_schema(
+        operation_id="resume_variant",
+        request=None,
+        responses=ExperimentOut,
+        parameters=[VARIANT_KEY],
+        tags=["Experiments"],
+        description="Give a paused variant its weight back, taken from the control; refused "
+        "(400) for a variant not paused, or when the control has less left than it had.",
+    )
+    def post(self, request, pk, key):
+        experiment = _experiment(request, pk)
+        variant_resume(
+            experiment=experiment,
+            variant_key=_variant_key(experiment, key),
             user=request.auth.label,
         )
         return _out(pk)

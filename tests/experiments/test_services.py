@@ -11,6 +11,8 @@ from apps.experiments.services import (
     experiment_start,
     experiment_stop,
     variant_fork,
+    variant_pause,
+    variant_resume,
     variant_update,
     variant_update_prompt,
     weights_set,
@@ -214,6 +216,87 @@ def test_weights_set_can_pause_a_variant_while_running(experiment, operator):
     experiment_start(experiment=experiment, user=operator)
     weights_set(experiment=experiment, weights={"control": 100, "b": 0}, user=operator)
     assert experiment.variants.get(key="b").paused
+
+
+@pytest.fixture
+def running(experiment, operator):
+    return experiment_start(experiment=experiment, user=operator)
+
+
+def layout_of(experiment) -> list:
+    """The stored layout with variant keys instead of ids, to read in an assertion."""
+    experiment.refresh_from_db()
+    keys = dict(experiment.variants.values_list("id", "key"))
+    return [(start, end, keys[variant]) for start, end, variant in experiment.bucket_layout]
+
+
+def test_start_lays_the_variants_out_in_consecutive_ranges(agent, operator):
+    experiment = make_experiment(agent=agent, user=operator, weights=(34, 33, 33))
+    assert experiment.bucket_layout == []  # a draft has no callers to keep yet
+    experiment_start(experiment=experiment, user=operator)
+    assert layout_of(experiment) == [(0, 3400, "control"), (3400, 6700, "b"), (6700, 10000, "c")]
+
+
+def test_weights_set_moves_only_buckets_of_variants_that_lost_share(agent, operator):
+    experiment = make_experiment(agent=agent, user=operator, weights=(34, 33, 33))
+    experiment_start(experiment=experiment, user=operator)
+    phase = experiment.weights_version
+    weights_set(experiment=experiment, weights={"control": 20, "b": 50, "c": 30}, user=operator)
+    assert layout_of(experiment) == [
+        (0, 2000, "control"),
+        (2000, 6700, "b"),  # control's last 1,400 buckets went to b
+        (6700, 9700, "c"),
+        (9700, 10000, "b"),  # and c's last 300
+    ]
+    assert experiment.weights_version == phase + 1  # one new phase per change, as before
+
+
+def test_pause_sends_only_the_variants_buckets_to_the_control_and_resume_gives_them_back(
+    agent, operator
+):
+    experiment = make_experiment(agent=agent, user=operator, weights=(34, 33, 33))
+    experiment_start(experiment=experiment, user=operator)
+    started = layout_of(experiment)
+    variant_pause(experiment=experiment, variant_key="c", reason="Worse.", user=operator)
+    assert layout_of(experiment) == [
+        (0, 3400, "control"),
+        (3400, 6700, "b"),
+        (6700, 10000, "control"),
+    ]
+    variant_resume(experiment=experiment, variant_key="c", user=operator)
+    assert layout_of(experiment) == started
+
+
+def test_pause_is_harmless_twice_for_the_guardrail_job_but_refused_to_a_person(running, operator):
+    variant_pause(experiment=running, variant_key="b", reason="Worse.", user="guardrail job")
+    running.refresh_from_db()
+    seen = running.weights_version
+    variant_pause(experiment=running, variant_key="b", reason="Worse.", user="guardrail job")
+    with pytest.raises(ValidationError, match="already paused"):
+        variant_pause(
+            experiment=running, variant_key="b", reason="Worse.", user=operator, refuse_paused=True
+        )
+    running.refresh_from_db()
+    assert running.weights_version == seen
+    assert AuditEntry.objects.filter(action="variant.pause").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "reason", "message"),
+    [
+        ("z", "Worse.", "There is no variant “z”"),
+        ("control", "Worse.", "Only a variant other than the control"),
+        ("b", "  ", "Say why the variant is paused"),
+    ],
+)
+def test_pause_refuses_and_writes_nothing(running, operator, key, reason, message):
+    running.refresh_from_db()
+    before = (weights_of(running), running.weights_version, running.bucket_layout)
+    with pytest.raises(ValidationError, match=message):
+        variant_pause(experiment=running, variant_key=key, reason=reason, user=operator)
+    running.refresh_from_db()
+    assert (weights_of(running), running.weights_version, running.bucket_layout) == before
+    assert not AuditEntry.objects.filter(action="variant.pause").exists()
 
 
 def test_weights_set_refuses_after_stop(experiment, operator):
