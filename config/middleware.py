@@ -10,6 +10,7 @@ endpoints), which can say which field is wrong.
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
 
 from config.api import error_json
 from config.inputs import NUL
@@ -43,5 +44,7 @@ class RefuseNulMiddleware:
         if _refuses(request):
             if request.path.startswith("/api/"):  # API clients read JSON errors
                 return error_json(400, REFUSAL)
-            return HttpResponseBadRequest(REFUSAL, content_type="text/plain; charset=utf-8")
+            if request.headers.get("HX-Request"):  # keep the page as it is; swap nothing
+                return HttpResponseBadRequest(REFUSAL, headers={"HX-Reswap": "none"})
+            return render(request, "400.html", {"message": REFUSAL}, status=400)
         return self.get_response(request)

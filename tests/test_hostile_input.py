@@ -678,3 +678,11 @@ def test_generated_page_filters_never_get_a_5xx(logged_in, running, draft):
 def test_variants_keep_their_config_when_the_variant_is_real(draft, operator):
     variant = variant_fork(experiment=draft, user=operator, config_overrides={"voice": "alloy"})
     assert Variant.objects.get(pk=variant.pk).config_overrides == {"voice": "alloy"}
+
+
+def test_a_nul_refusal_is_a_page_of_the_site_and_an_htmx_request_keeps_its_page(logged_in):
+    page = logged_in.get("/experiments/?q=a%00b")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+    assert "This request cannot be used" in page.text and "remove it" in page.text
+    fragment = logged_in.get("/experiments/?q=a%00b", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 400 and fragment["HX-Reswap"] == "none"

@@ -196,3 +196,11 @@ def test_only_managers_apply_and_a_non_winner_needs_a_reason(client, operator, m
 def test_anonymous_people_are_sent_to_login(client, name):
     response = client.get(url(name))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_page_above_your_role_says_so_in_the_sites_layout(as_viewer, agent):
+    response = as_viewer.get(url("new"))
+    assert response.status_code == 403
+    assert "This needs a role above yours (viewer)." in response.text
+    assert "ask a manager or an administrator" in response.text
+    assert 'class="topbar"' in response.text
