@@ -7,10 +7,14 @@ These helpers find the first offending spot so that the caller can answer a 400 
 
 import json
 import math
+import re
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_BYTES = 5 * 1024 * 1024
 NUL = "\x00"
+# A lone UTF-16 surrogate (JSON's "\ud800") is no character: UTF-8 cannot encode it, so
+# PostgreSQL, hashing and every encoder refuse it.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JSONRefused(ValueError):
@@ -56,6 +60,8 @@ def json_problem(value, *, max_depth: int = MAX_JSON_DEPTH, where: str = "") -> 
         if isinstance(item, str):
             if NUL in item:
                 return f"{_at(path)}contains a NUL character (\\u0000); remove it."
+            if SURROGATE.search(item):
+                return f"{_at(path)}contains a lone surrogate (\\ud800-\\udfff), not text."
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return f"{_at(path)}is not a finite number; send a finite number."
@@ -63,6 +69,8 @@ def json_problem(value, *, max_depth: int = MAX_JSON_DEPTH, where: str = "") -> 
             for key, child in item.items():
                 if isinstance(key, str) and NUL in key:
                     return f"A key {_at(path, 'in ')}contains a NUL character (\\u0000)."
+                if isinstance(key, str) and SURROGATE.search(key):
+                    return f"A key {_at(path, 'in ')}contains a lone surrogate, not text."
                 stack.append((child, f"{path}.{key}" if path else str(key), depth + 1))
         elif isinstance(item, list | tuple):
             for index, child in enumerate(item):
@@ -77,4 +85,20 @@ def _at(path: str, prefix: str = "") -> str:
 
 
 def has_nul(*texts) -> bool:
-    return any(isinstance(t, str) and NUL in t for t in texts)
+    """Text that cannot be stored: a NUL, or a lone surrogate."""
+    return any(isinstance(t, str) and (NUL in t or SURROGATE.search(t)) for t in texts)
+
+
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(text, *, signed: bool = False) -> int | None:
+    """The int a person or a form wrote, or None. ASCII digits only, at most 18 of them: str's
+    isdigit() also says yes to "²", which int() then refuses, and to 5,000 digits, which int()
+    refuses too (and no database column would hold)."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not WHOLE_NUMBER.fullmatch(text) or (text.startswith("-") and not signed):
+        return None
+    return int(text)

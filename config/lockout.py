@@ -1,23 +1,38 @@
 """How a throttled login is answered, and whose address is counted (django-axes hooks)."""
 
+import ipaddress
 import math
 
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Max, Q, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
+User = get_user_model()
+
 
 def client_address(request) -> str | None:
     """The caller's address. Behind the proxy, the last X-Forwarded-For entry is the one our
-    proxy appended (what it saw); anything before it was written by the client and is ignored."""
+    proxy appended (what it saw); anything before it was written by the client and is ignored.
+    Something that is not an address there (a port, a word) counts as the proxy's own."""
     if settings.BEHIND_PROXY:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
     return request.META.get("REMOTE_ADDR")
+
+
+def username_of(request, credentials=None) -> str:
+    """The name a login attempt is counted under: at most as long as a username can be. A
+    longer one was a 500 (the attempts table holds 255 characters), so it was never counted."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    name = (credentials or {}).get(field) if credentials else request.POST.get(field)
+    return str(name or "")[: User.username.field.max_length]
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -286,6 +286,7 @@ AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 # Behind the proxy the client is the address the proxy appended to X-Forwarded-For; without
 # one, that header is the client's own word and only REMOTE_ADDR counts.
 AXES_CLIENT_IP_CALLABLE = "config.lockout.client_address"
+AXES_USERNAME_CALLABLE = "config.lockout.username_of"
 AXES_VERBOSE = False
 
 # The LLM judge of custom goals: any OpenAI-compatible chat-completions endpoint.

@@ -171,3 +171,28 @@ def test_what_routers_are_sent_cannot_be_changed_behind_the_services(rf, superus
     assert set(agent_admin.get_readonly_fields(request)) >= {"slug", "config", "name"}
     assert not agent_admin.has_add_permission(request)
     assert not agent_admin.has_delete_permission(request)
+
+
+def test_changing_a_persons_role_in_the_admin_is_audited(client, superuser, viewer):
+    """Who may apply winners or read blind votes must be traceable like any other change."""
+    from django.contrib.auth.models import Group
+
+    managers = Group.objects.get(name="manager")
+    page = reverse("admin:accounts_user_change", args=[viewer.pk])
+    form = {
+        "username": viewer.username,
+        "is_active": "on",
+        "is_staff": "on",
+        "groups": [managers.pk],
+        "date_joined_0": viewer.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": viewer.date_joined.strftime("%H:%M:%S"),
+    }
+
+    response = client.post(page, form)
+
+    assert response.status_code == 302, response.content
+    entry = AuditEntry.objects.get(action="user.change", object_id=str(viewer.pk))
+    assert entry.actor == superuser
+    assert entry.before["role"] == "viewer" and entry.before["staff"] is False
+    assert entry.after["role"] == "manager" and entry.after["staff"] is True
+    assert entry.after["groups"] == ["manager"]

@@ -686,3 +686,101 @@ def test_a_nul_refusal_is_a_page_of_the_site_and_an_htmx_request_keeps_its_page(
     assert "This request cannot be used" in page.text and "remove it" in page.text
     fragment = logged_in.get("/experiments/?q=a%00b", HTTP_HX_REQUEST="true")
     assert fragment.status_code == 400 and fragment["HX-Reswap"] == "none"
+
+
+# Found by the outside re-test --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "+20:00", "-23:59"])
+def test_a_time_zone_offset_postgresql_cannot_hold_is_stored_as_its_instant(
+    api, router_key, running, offset
+):
+    """JSON allows offsets to ±23:59, PostgreSQL to ±15:59: the whole batch was a 500."""
+    good = call(running.agent, "good", started_at="2026-11-21T10:00:00Z")
+    odd = call(running.agent, "odd", started_at=f"2026-11-21T10:00:00{offset}")
+    response = api.post(CALLS, [good, odd], key=router_key)
+    assert response.json() == {"created": 2, "updated": 0}
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = (int(part) for part in offset[1:].split(":"))
+    expected = datetime(2026, 11, 21, 10, tzinfo=UTC) - sign * timedelta(
+        hours=hours, minutes=minutes
+    )
+    assert Call.objects.get(call_id="odd").started_at == expected
+
+
+def test_a_stored_impossible_duration_is_forgotten_by_updates_and_pages(
+    api, router_key, running, logged_in
+):
+    """A row from before the check: re-sending the call without its duration, and the pages
+    listing it, were 500s (the check refuses the old value; the page could not round it)."""
+    stored = calls_of(running, n=1)[0]
+    plant("UPDATE calls_call SET duration_seconds = 'Infinity' WHERE id = %s", [stored.pk])
+    for url in (
+        f"/calls/{stored.pk}/",
+        f"/calls/experiments/{running.pk}/",
+        f"/calls/agents/{running.agent.slug}/?sort=-duration",
+    ):
+        assert logged_in.get(url).status_code == 200, url
+
+
+def test_a_value_the_database_refuses_is_a_400_naming_the_call_never_a_500(
+    api, router_key, running
+):
+    """The class behind the two above: whatever validation lets through and the database
+    still refuses is named per call, and nothing is written."""
+    stored = calls_of(running, n=1)[0]
+    plant("UPDATE calls_call SET duration_seconds = 'Infinity' WHERE id = %s", [stored.pk])
+    with connection.cursor() as cursor:  # the check is back, as after the migration
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE calls_call ADD CONSTRAINT call_duration_range CHECK "
+            "(duration_seconds IS NULL OR (duration_seconds >= 0 AND duration_seconds <= 86400))"
+            " NOT VALID"
+        )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    fresh = call(running.agent, "fresh")
+    again = {"call_id": stored.call_id, "agent": running.agent.slug, "converted": True}
+    response = api.post(CALLS, [fresh, again], key=router_key)
+    assert response.status_code == 400
+    assert set(response.json()["details"]["items"]) == {"1"}
+    assert "cannot store" in response.json()["details"]["items"]["1"]["call"]
+    assert not Call.objects.filter(call_id="fresh").exists()
+
+
+@pytest.mark.parametrize(
+    "path_body",
+    [
+        (AGENTS, {"name": "S", "prompt": "p", "config": {"k": "\ud800"}}),
+        (AGENTS, {"name": "S", "prompt": "p", "config": {"\udfff": 1}}),
+        (ASSIGN, None),
+    ],
+)
+def test_a_lone_surrogate_is_a_400(api, admin_key, running, path_body):
+    path, body = path_body
+    if body is None:
+        body = {"agent": running.agent.slug, "caller": "a\ud800b"}
+    raw = json.dumps(body)  # "\ud800" as JSON writes it
+    response = post_raw(api, path, raw, admin_key)
+    assert response.status_code == 400 and "surrogate" in response.json()["error"]
+
+
+def test_weights_with_a_lone_surrogate_are_a_400(api, admin_key, experiment):
+    raw = json.dumps({"weights": {"\udfff": 100}})
+    response = api.put(f"/api/v1/experiments/{experiment.pk}/weights", raw=raw, key=admin_key)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query", ["seed=%C2%B2", "n=%C2%B2", "min_seconds=%C2%B2", "n=" + "9" * 5000]
+)
+def test_digits_int_cannot_read_are_no_500_on_the_review_page(logged_in, running, query):
+    response = logged_in.get(f"/reviews/experiments/{running.pk}/?{query}", follow=True)
+    assert response.status_code == 200
+
+
+def test_a_multipart_body_on_the_calls_api_is_refused_not_a_500(client, router_key, running):
+    response = client.post(
+        CALLS, {"a": "b"}, HTTP_AUTHORIZATION=f"Bearer {router_key}"
+    )  # multipart, as a form would send
+    assert response.status_code in (400, 415)
+    assert response.json()["error"]

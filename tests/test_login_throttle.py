@@ -384,3 +384,23 @@ def test_a_login_flood_gets_429s_and_routers_keep_their_latency(services, settin
     assert statuses.get(429, 0) > 10 * statuses.get(200, 0), report  # nearly all refused
     assert set(statuses) <= {200, 429}, report
     assert under <= 2 * before + FLOOR_MS, report
+
+
+def test_a_username_too_long_for_any_account_is_counted_not_a_500(client, limit, hashes):
+    """Longer than the attempts table holds, it was a 500 that was never counted: a flood that
+    cost a password hash each time and was never stopped."""
+    long_names = ["L" * 300 + str(i) for i in range(3)]
+    answers = [attempt(client, name).status_code for name in long_names]
+    assert answers == [200, 200, 429]  # counted against this address like any other name
+    hashes.clear()
+    assert attempt(client, "L" * 400).status_code == 429
+    assert hashes == []  # from now on refused before any hashing
+
+
+def test_odd_headers_on_a_failed_login_are_no_500(client, limit, settings):
+    settings.BEHIND_PROXY = True
+    for forwarded in ("garbage", "1.2.3.4:8080", "[::1]:80", "203.0.113.9"):
+        response = attempt(
+            client, "olivia", HTTP_X_FORWARDED_FOR=forwarded, HTTP_USER_AGENT="U" * 5000
+        )
+        assert response.status_code in (200, 429), forwarded

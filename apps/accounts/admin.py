@@ -4,8 +4,40 @@ from django.core.exceptions import ValidationError
 
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import api_key_create, api_key_revoke, api_key_update
+from apps.audit.services import audit_record
 
-admin.site.register(User, UserAdmin)
+
+def _access(user: User) -> dict:
+    """What a person may do, as the audit log records it."""
+    return {
+        "role": user.role,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "staff": user.is_staff,
+        "superuser": user.is_superuser,
+        "active": user.is_active,
+    }
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    """People and roles stay Django's admin pages, but every change is in the audit log:
+    who may apply winners or read blind votes is a change people must be able to trace."""
+
+    def save_model(self, request, obj, form, change):
+        obj._access_before = _access(User.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # groups are saved here
+        user = form.instance
+        changed = sorted(f for f in form.changed_data if f != "password")
+        audit_record(
+            actor=request.user,
+            action="user.change" if change else "user.create",
+            obj=user,
+            before=getattr(user, "_access_before", None),
+            after={**_access(user), "fields": changed},
+        )
 
 
 @admin.register(ApiKey)

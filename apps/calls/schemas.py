@@ -44,7 +44,8 @@ NO_NUL_TYPE = "string_pattern_mismatch"
 def _recent(value: datetime) -> datetime:
     if not EARLIEST_CALL <= value <= timezone.now() + timedelta(days=1):
         raise ValueError("Give a time between 2000-01-01 and one day from now.")
-    return value
+    # Stored as the instant in UTC: JSON allows offsets up to ±23:59, PostgreSQL only ±15:59.
+    return value.astimezone(UTC)
 
 
 def _storable(fields: dict[str, Any]) -> dict[str, Any]:

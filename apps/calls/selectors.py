@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from apps.agents.models import Agent
 from apps.calls.models import Call
 from apps.experiments.models import Experiment, Variant
+from config.inputs import whole_number
 
 
 class DayCount(NamedTuple):
@@ -300,7 +301,7 @@ def _cursor(call: Call, sort: Sort) -> str:
 
 def _parse_cursor(raw: str, sort: Sort) -> tuple[datetime | float | None, int] | None:
     text, tilde, pk = (raw or "").rpartition("~")
-    if not tilde or not pk.isdigit():
+    if not tilde or whole_number(pk) is None:
         return None
     if text == "":
         return (None, int(pk)) if sort.nullable else None

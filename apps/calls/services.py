@@ -1,6 +1,7 @@
 """Ingestion: calls reported by routers. Idempotent by (agent, call_id) and all-or-nothing."""
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
+from psycopg.errors import CheckViolation
 
 from apps.agents.models import Agent
 from apps.calls.models import Call
@@ -26,10 +27,44 @@ def calls_ingest(*, reports: list[CallReport], key=None) -> tuple[int, int]:
                 created, updated = _ingest(reports, key)
                 _queue_judging(reports)
                 return created, updated
-        except IntegrityError:
+        except (DataError, IntegrityError) as error:
+            if _refused_value(error):
+                raise _which_calls_the_database_refuses(reports, key) from None
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _refused_value(error: Exception) -> bool:
+    """The database refused a value (a check, a type, a range), not a race between batches."""
+    return isinstance(error, DataError) or isinstance(error.__cause__, CheckViolation)
+
+
+class _TryOnly(Exception):
+    pass
+
+
+def _which_calls_the_database_refuses(reports, key) -> ReportErrors:
+    """Whatever the validation let through that the database still refuses (say a value kept
+    from before a check existed) is a 400 naming the call, never a 500: a 500 makes routers
+    hold the batch, and every batch after it, for good. Each call is tried alone and rolled
+    back, so nothing is written."""
+    items = {}
+    for index, report in enumerate(reports):
+        try:
+            with transaction.atomic():
+                _ingest([report], key)
+                raise _TryOnly
+        except (_TryOnly, ReportErrors):  # alone, a later report of a new call may lack
+            pass  # what an earlier one in the batch gave: not what we are looking for
+        except (DataError, IntegrityError) as error:
+            if _refused_value(error):
+                reason = str(error.__cause__ or error).splitlines()[0]
+                items[index] = {"call": f"The database cannot store this call: {reason}."}
+    if not items:
+        return ReportErrors("The database refused this batch; nothing was saved.")
+    noun = "call is" if len(items) == 1 else "calls are"
+    return ReportErrors(f"{len(items)} {noun} not valid; nothing was saved.", items)
 
 
 def _queue_judging(reports) -> None:

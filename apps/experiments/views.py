@@ -10,6 +10,7 @@ from apps.agents.diffing import prompt_diff
 from apps.experiments import selectors, services
 from apps.experiments.forms import ApplyForm, ExperimentForm, VariantForm, add_service_errors
 from apps.experiments.models import Status
+from config.inputs import whole_number
 
 RUN = "experiments.run_experiment"
 APPLY = "experiments.apply_winner"
@@ -92,7 +93,8 @@ def _template(request, partial: str) -> str:
 
 
 def _as_numbers(typed: dict) -> dict:
-    return {k: int(v) if v.strip().lstrip("-").isdigit() else v for k, v in typed.items()}
+    numbers = {k: whole_number(v, signed=True) for k, v in typed.items()}
+    return {k: v if numbers[k] is None else numbers[k] for k, v in typed.items()}
 
 
 def _total(typed: dict) -> int | None:
@@ -101,7 +103,7 @@ def _total(typed: dict) -> int | None:
 
 
 def _int_or_none(raw):
-    return int(raw) if raw and raw.isdigit() else None
+    return whole_number(raw)
 
 
 def _lifecycle(request, pk, action, done: str):

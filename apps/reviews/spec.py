@@ -9,6 +9,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from config.inputs import whole_number
+
 DEFAULT_SIZE, MAX_SIZE = 10, 50
 MAX_SEED = 10**9
 OUTCOMES = {"": "", "converted": "converted", "not_converted": "not converted"}
@@ -63,8 +65,8 @@ def _flag(params: Mapping, name: str) -> bool:
 
 
 def _whole(raw: str, low: int, high: int) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and low <= int(raw) <= high else None
+    number = whole_number(raw)
+    return number if number is not None and low <= number <= high else None
 
 
 def spec_from_params(params: Mapping, *, default_a: str, default_b: str, keys) -> SampleSpec:
@@ -80,7 +82,7 @@ def spec_from_params(params: Mapping, *, default_a: str, default_b: str, keys) -
     raw_n = params.get("n", "")
     n = _whole(raw_n, 1, MAX_SIZE)
     if n is None:
-        n = MAX_SIZE if raw_n.strip().isdigit() and int(raw_n) > MAX_SIZE else DEFAULT_SIZE
+        n = MAX_SIZE if (whole_number(raw_n) or 0) > MAX_SIZE else DEFAULT_SIZE
         if raw_n:
             notes.append(f"A sample has 1 to {MAX_SIZE} calls per variant; showing {n}.")
     outcome = params.get("outcome", "")

@@ -20,6 +20,7 @@ from apps.experiments.models import Experiment
 from apps.reviews import selectors, services
 from apps.reviews.models import PairVote, Verdict
 from apps.reviews.spec import new_seed, spec_from_params
+from config.inputs import whole_number
 
 VOTE, TAG = "reviews.add_pairvote", "reviews.add_calltag"
 # The screen speaks of sides; the service of the calls as given (left = call_a).
@@ -120,7 +121,7 @@ def _all_voted(request, experiment) -> bool:
     keys = set()
     for key in request.POST.get("pairs", "").split(","):
         left, _, right = key.partition("-")
-        if left.isdigit() and right.isdigit():
+        if whole_number(left) is not None and whole_number(right) is not None:
             keys.add(frozenset((int(left), int(right))))
     voted = PairVote.objects.filter(experiment=experiment, reviewer=request.user)
     voted = voted.filter(call_a__in=[i for k in keys for i in k])
@@ -157,10 +158,10 @@ def _tag_change(request, pk, service, done: str):
 def _posted_pair(experiment, post) -> selectors.Pair:
     ids = [post.get("left", ""), post.get("right", "")]
     calls = Call.objects.select_related("variant").filter(experiment=experiment)
-    found = calls.in_bulk([int(i) for i in ids if i.isdigit()])
-    if not found or any(i and (not i.isdigit() or int(i) not in found) for i in ids):
+    found = calls.in_bulk([int(i) for i in ids if whole_number(i) is not None])
+    if not found or any(i and (whole_number(i) not in found) for i in ids):
         raise Http404("No such calls in this experiment.")
-    index = int(post["index"]) if post.get("index", "").isdigit() else 1
+    index = whole_number(post.get("index", "")) or 1
     left, right = (found.get(int(i)) if i else None for i in ids)
     return selectors.Pair(index, post.get("stratum", ""), left, right)
 

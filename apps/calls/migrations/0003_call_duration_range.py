@@ -1,14 +1,13 @@
 """Durations 0 to a day in the database, as the call report schema says.
 
-Added NOT VALID on PostgreSQL: the check holds for every row written from now on, without
-failing the deploy on rows stored before the schema refused Infinity or 1e308, and without
-holding the table's lock while a large table is scanned. Results ignore such old values
-(apps/results/aggregation.py). Once they are gone, `ALTER TABLE calls_call VALIDATE
-CONSTRAINT call_duration_range` makes it a full check. Elsewhere (SQLite) a plain check.
+Rows stored before the schema refused them (Infinity, NaN, 1e308, negative) lose that
+duration first: it was never a length of a call, and kept, it made every later update of the
+call fail the check. Then the check is added NOT VALID and validated in a second step, so
+PostgreSQL scans the table without blocking writes. Elsewhere (SQLite) a plain check.
 """
 
 import django.db.models.expressions
-from django.contrib.postgres.operations import AddConstraintNotValid
+from django.contrib.postgres.operations import AddConstraintNotValid, ValidateConstraint
 from django.db import migrations, models
 from django.db.migrations.operations import AddConstraint
 
@@ -22,12 +21,29 @@ class AddCheckNotValid(AddConstraintNotValid):
         return AddConstraint.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
 
+class ValidateCheck(ValidateConstraint):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
+def forget_impossible_durations(apps, schema_editor):
+    schema_editor.execute(
+        "UPDATE calls_call SET duration_seconds = NULL WHERE duration_seconds IS NOT NULL "
+        "AND NOT (duration_seconds >= 0 AND duration_seconds <= 86400)"
+    )
+
+
 class Migration(migrations.Migration):
+    # Each step commits: the validating scan then holds only a lock that lets writes go on.
+    atomic = False
+
     dependencies = [
         ("calls", "0002_call_list_indexes"),
     ]
 
     operations = [
+        migrations.RunPython(forget_impossible_durations, migrations.RunPython.noop),
         migrations.RemoveConstraint(
             model_name="call",
             name="call_duration_not_negative",
@@ -43,4 +59,5 @@ class Migration(migrations.Migration):
                 name="call_duration_range",
             ),
         ),
+        ValidateCheck(model_name="call", name="call_duration_range"),
     ]

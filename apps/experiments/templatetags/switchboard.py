@@ -1,3 +1,5 @@
+import math
+
 from django import template
 
 register = template.Library()
@@ -29,7 +31,7 @@ def signed_percent(value, digits=1):
 @register.filter
 def metric(value, goal):
     """A goal metric for people: rates as percents, sentiment as +0.32, durations as 1m 35s."""
-    if value is None:
+    if value is None or not math.isfinite(value):  # a value stored before the checks existed
         return "—"
     if goal in ("conversion", "custom", "transfer_rate", "completion_rate"):
         return percent(value)
