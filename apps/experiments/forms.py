@@ -78,10 +78,27 @@ class ExperimentForm(forms.Form):
         label="Smallest lift worth detecting (%)",
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
+    # Sentiment lives on -1..1 and its mean can be 0 or negative, so a percent of it means
+    # nothing: its smallest change is planned in points (apps/stats/scales.py).
+    min_effect_points = forms.FloatField(
+        initial=0.05,
+        min_value=0.005,
+        max_value=1,
+        required=False,
+        label="Smallest change in sentiment worth detecting (points on the -1 to 1 scale)",
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("goal_kind") == GoalKind.SENTIMENT and data.get("min_effect_points") is None:
+            self.add_error("min_effect_points", "Say the smallest change worth detecting.")
+        return data
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         direction = data["goal_direction"] if data["goal_kind"] == GoalKind.DURATION else ""
+        sentiment = data["goal_kind"] == GoalKind.SENTIMENT
         return {
             "agent": data["agent"],
             "name": data["name"],
@@ -91,7 +108,8 @@ class ExperimentForm(forms.Form):
             "goal_criteria": data["goal_criteria"],
             "guardrails": data["guardrails"],
             "unit": data["unit"],
-            "min_lift": data["min_lift_percent"] / 100,
+            # min_lift is relative for rates and duration, points for sentiment
+            "min_lift": data["min_effect_points"] if sentiment else data["min_lift_percent"] / 100,
         }
 
 

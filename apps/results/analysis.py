@@ -12,9 +12,10 @@ from apps.stats import bayesian as bayes
 from apps.stats import planning
 from apps.stats.correction import compare_variants
 from apps.stats.ratio import ratio_moments
+from apps.stats.scales import format_change, shows_relative
 from apps.stats.srm import srm_check
 from apps.stats.types import Moments, RatioStats
-from apps.stats.verdict import decide, is_significantly_worse
+from apps.stats.verdict import decide, guardrail_check
 
 ALPHA = 0.05
 EMPTY = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -58,8 +59,9 @@ class Setup:
     guardrails: tuple[str, ...]
     min_calls: int
     tuning: int
-    min_lift: float
+    min_lift: float  # relative for rates and duration; points on -1..1 for sentiment
     calls_per_day: float
+    guardrail_threshold: float = 0.03  # see apps.stats.scales.threshold_in_units
 
 
 def analyse(setup: Setup, arms: list[Arm]) -> dict:
@@ -86,15 +88,18 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
     srm = _srm(arms)
     guardrails = [_guardrail(setup, m, control, others) for m in setup.guardrails]
     worse = {a.name: [g["label"] for g in guardrails if a.key in g["worse"]] for a in others}
-    planned = _planned(setup, control.moments(setup.goal))
+    unproven = {a.name: [g["label"] for g in guardrails if a.key in g["unproven"]] for a in others}
+    planned = _planned(setup, control.moments(setup.goal), arms)
     verdict = decide(
         seq,
         setup.direction,
         min_calls_per_arm=setup.min_calls,
         srm=srm["flagged"],
         guardrails_worse=worse,
+        guardrails_unproven=unproven,
         planned_calls_per_arm=planned,
         metric_phrase=PHRASES[setup.goal],
+        metric=setup.goal,
     )
     return {
         "goal": setup.goal,
@@ -116,6 +121,8 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
 
 
 def _compare(setup, metric, control, others, method, correction=True):
+    """Verdicts are made on the absolute change, in the metric's own unit (see
+    apps.stats.scales): a relative lift means nothing for sentiment on -1..1."""
     return compare_variants(
         control.moments(metric),
         [(a.name, a.moments(metric)) for a in others],
@@ -123,6 +130,7 @@ def _compare(setup, metric, control, others, method, correction=True):
         method=method,
         tuning=setup.tuning,
         correction=correction,
+        scale="absolute",
     )
 
 
@@ -137,33 +145,58 @@ def _srm(arms: list[Arm]) -> dict:
 
 
 def _guardrail(setup, metric, control, others) -> dict:
+    """A guardrail in its own unit: which variants make it significantly worse, and which
+    are not yet shown to be no worse than the threshold (apps.stats.verdict.guardrail_check)."""
     label, direction = GUARDRAILS[metric]
     results = _compare(setup, metric, control, others, "sequential")
-    rows = [_lift(a, r, metric) for a, r in zip(others, results, strict=True)]
-    worse = [
-        a.key
-        for a, r in zip(others, results, strict=True)
-        if is_significantly_worse(r.comparison, direction)
-    ]
+    checks = [guardrail_check(r, direction, metric, setup.guardrail_threshold) for r in results]
+    pairs = list(zip(others, results, checks, strict=True))
     return {
         "metric": metric,
         "label": label,
         "direction": direction,
-        "worse": worse,
+        "worse": [a.key for a, _, check in pairs if check.worse],
+        "unproven": [a.key for a, _, check in pairs if not check.shown_safe],
+        "threshold": checks[0].threshold if checks else None,
         "control_mean": control.moments(metric).mean,
-        "variants": rows,
+        "variants": [_guardrail_row(a, r, check, metric) for a, r, check in pairs],
     }
 
 
-def _lift(arm: Arm, result, metric) -> dict:
-    lift = result.comparison.relative
+def _guardrail_row(arm: Arm, result, check, metric) -> dict:
     return {
         "key": arm.key,
         "mean": arm.moments(metric).mean,
-        "relative": lift.value,
-        "ci_low": lift.ci_low,
-        "ci_high": lift.ci_high,
-        "ok": lift.ok,
+        **_change(result, metric),
+        "worse_by": check.worse_by,
+        "worst": check.worst,
+        "shown_safe": check.shown_safe,
+        "change_text": _change_text(result.comparison, metric),
+    }
+
+
+def _change_text(comparison, metric) -> str:
+    """ "2.5 points higher (50% higher)" for a rate, "0.10 points lower" for sentiment."""
+    value, relative = comparison.absolute.value, comparison.relative
+    word = "higher" if value > 0 else "lower"
+    if metric == "duration":
+        word = "longer" if value > 0 else "shorter"
+    text = f"{format_change(abs(value), metric)} {word}"
+    if shows_relative(metric) and relative.ok:
+        text += f" ({abs(relative.value) * 100:.0f}% {word})"
+    return text
+
+
+def _change(result, metric) -> dict:
+    """variant - control in the metric's unit with its always-valid range, and the relative
+    change beside it where it means something (None for sentiment)."""
+    absolute, relative = result.comparison.absolute, result.comparison.relative
+    return {
+        "absolute": absolute.value,
+        "ci_low": absolute.ci_low,
+        "ci_high": absolute.ci_high,
+        "relative": relative.value if relative.ok and shows_relative(metric) else None,
+        "ok": absolute.ok,
     }
 
 
@@ -194,7 +227,7 @@ def _control_row(arm: Arm, goal: str) -> dict:
 
 
 def _variant_row(arm, seq, fixed, verdict, setup, control) -> dict:
-    m, lift = arm.moments(setup.goal), seq.comparison.relative
+    m = arm.moments(setup.goal)
     low, high = _interval(m)
     chance = bayes.bayesian(control.moments(setup.goal), m, setup.direction, ALPHA)
     return {
@@ -207,12 +240,7 @@ def _variant_row(arm, seq, fixed, verdict, setup, control) -> dict:
         "mean": m.mean,
         "ci_low": low,
         "ci_high": high,
-        "lift": {
-            "relative": lift.value,
-            "ci_low": lift.ci_low,
-            "ci_high": lift.ci_high,
-            "ok": lift.ok,
-        },
+        "lift": _change(seq, setup.goal),
         "p_value": seq.adjusted_p_value,
         "fixed_p_value": fixed.comparison.relative.p_value,
         "chance_to_win": chance.chance_to_win if chance.ok else None,
@@ -224,14 +252,23 @@ def _variant_row(arm, seq, fixed, verdict, setup, control) -> dict:
     }
 
 
-def _planned(setup: Setup, control: Moments) -> int | None:
+def _planned(setup: Setup, control: Moments, arms: list[Arm]) -> int | None:
+    """Units per variant for the always-valid test that decides (apps.stats.planning), from
+    the control's observed mean and per-unit variance: units are what `moments` counts,
+    callers when each caller keeps one variant."""
     if control.n < 2:
         return None
-    if setup.goal in ("conversion", "custom"):
-        mde = control.mean * setup.min_lift
-        return planning.calls_per_variant_for_proportion(control.mean, mde, ALPHA, 0.8)
-    sd = control.variance**0.5
-    return planning.calls_per_variant_for_mean(control.mean, sd, setup.min_lift, ALPHA, 0.8)
+    variants = max(1, sum(1 for a in arms[1:] if a.weight > 0))
+    return planning.units_per_variant_for_goal(
+        setup.goal,
+        control.mean,
+        control.variance,
+        setup.min_lift,
+        direction=setup.direction,
+        alpha=ALPHA,
+        tuning=setup.tuning,
+        variants=variants,
+    )
 
 
 def _plan(setup: Setup, arms: list[Arm], planned: int | None) -> dict:

@@ -1,7 +1,12 @@
-"""GET /api/v1/experiments/{id}/results — the latest result snapshot."""
+"""GET /api/v1/experiments/{id}/results — the latest result snapshot (?fresh=1: computed now)."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +14,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import in_scope
 from apps.experiments.models import Experiment
 from apps.results.selectors import latest_snapshot
-from apps.results.services import results_compute_or_record
+from apps.results.services import results_compute_or_record, results_recompute
 
 UNAVAILABLE = (
     "The results of this experiment cannot be computed right now; the experiment page says "
@@ -19,8 +24,10 @@ UNAVAILABLE = (
 
 class _Verdict(serializers.Serializer):
     code = serializers.CharField(
-        help_text="winning, losing, no_difference_yet, inconclusive, "
-        "srm (traffic split problem) or guardrail (guardrail worse)."
+        help_text="winning (better and every guardrail shown safe), guardrail_pending (better, "
+        "but a guardrail is not yet shown to be no worse: applying needs a written reason), "
+        "losing, no_difference_yet, inconclusive, srm (traffic split problem) or guardrail "
+        "(a guardrail significantly worse: applying is blocked)."
     )
     sentence = serializers.CharField(help_text="The verdict in plain words.")
 
@@ -31,9 +38,61 @@ class _Srm(serializers.Serializer):
 
 
 class _Lift(serializers.Serializer):
-    relative = serializers.FloatField(help_text="(variant - control) / control.")
-    ci_low = serializers.FloatField(help_text="Always-valid range, low end (Holm-corrected).")
-    ci_high = serializers.FloatField(help_text="Always-valid range, high end.")
+    absolute = serializers.FloatField(
+        help_text="variant - control in the metric's unit: a fraction for rates (0.021 = 2.1 "
+        "percentage points), points on -1..1 for sentiment, seconds for duration. The verdict "
+        "is decided on this scale."
+    )
+    ci_low = serializers.FloatField(
+        help_text="Always-valid range of the absolute change, low end (Holm-corrected)."
+    )
+    ci_high = serializers.FloatField(help_text="The same range, high end.")
+    relative = serializers.FloatField(
+        allow_null=True,
+        help_text="(variant - control) / control, shown beside; null for sentiment, whose "
+        "mean can be 0 or negative.",
+    )
+    ok = serializers.BooleanField(help_text="False when there are not enough calls yet.")
+
+
+class _GuardrailRow(_Lift):
+    key = serializers.CharField(help_text="The variant.")
+    mean = serializers.FloatField(allow_null=True, help_text="The variant's guardrail metric.")
+    worse_by = serializers.FloatField(help_text="The change in the bad direction (+ = worse).")
+    worst = serializers.FloatField(help_text="The bad end of the range, as worse_by.")
+    shown_safe = serializers.BooleanField(
+        help_text="True when the range excludes every change worse than the threshold."
+    )
+
+
+class _Guardrail(serializers.Serializer):
+    metric = serializers.CharField(help_text="transfer_rate, completion_rate, duration, sentiment.")
+    label = serializers.CharField(help_text="Name shown to people.")
+    direction = serializers.CharField(help_text="higher or lower is better.")
+    threshold = serializers.FloatField(
+        allow_null=True,
+        help_text="The change that matters, in the metric's unit: the experiment's "
+        "guardrail_threshold times the control's mean for rates and duration, as is (points) "
+        "for sentiment.",
+    )
+    worse = serializers.ListField(
+        child=serializers.CharField(), help_text="Variants significantly worse (apply blocked)."
+    )
+    unproven = serializers.ListField(
+        child=serializers.CharField(), help_text="Variants not yet shown to be no worse."
+    )
+    variants = _GuardrailRow(many=True)
+
+
+class _Plan(serializers.Serializer):
+    calls_per_variant = serializers.IntegerField(
+        allow_null=True,
+        help_text="Units per variant (callers when each caller keeps one variant) at which "
+        "the always-valid verdict finds the smallest lift worth detecting 80% of the time.",
+    )
+    fewest_calls = serializers.IntegerField(help_text="Units so far in the smallest variant.")
+    progress = serializers.FloatField(allow_null=True, help_text="fewest_calls / plan, at most 1.")
+    days_left = serializers.IntegerField(allow_null=True, help_text="At the current volume.")
 
 
 class _Variant(serializers.Serializer):
@@ -50,7 +109,9 @@ class _Variant(serializers.Serializer):
         allow_null=True, help_text="Fixed-horizon Welch p (details only)."
     )
     chance_to_win = serializers.FloatField(
-        allow_null=True, help_text="Bayesian chance to beat control."
+        allow_null=True,
+        help_text="Bayesian chance to beat control, for details only: not a decision rule "
+        "(read repeatedly it passes 95% in about one A/A test in five); use verdict.",
     )
     verdict = _Verdict(allow_null=True, help_text="Null for the control.")
 
@@ -63,6 +124,8 @@ class ResultsOut(serializers.Serializer):
     srm = _Srm()
     verdict = _Verdict()
     variants = _Variant(many=True)
+    guardrails = _Guardrail(many=True, required=False)
+    plan = _Plan(required=False)
 
 
 def snapshot_payload(snapshot) -> dict:
@@ -79,13 +142,29 @@ class ResultsView(APIView):
                 description="The results cannot be computed; the reason is on the experiment.",
             ),
         },
+        parameters=[
+            OpenApiParameter(
+                "fresh",
+                int,
+                enum=[0, 1],
+                required=False,
+                description="1: compute the results now (as the page's Recompute now button) "
+                "instead of returning the latest snapshot, which is at most a minute old. A "
+                "stopped experiment's results stay frozen.",
+            )
+        ],
         tags=["Experiments"],
         summary="Latest results of an experiment",
     )
     def get(self, request, pk):
         experiments = in_scope(request.auth, Experiment.objects.select_related("agent"), "agent_id")
         experiment = get_object_or_404(experiments, pk=pk)
-        snapshot = latest_snapshot(experiment) or results_compute_or_record(experiment=experiment)
+        if request.query_params.get("fresh") == "1":
+            snapshot = results_recompute(experiment=experiment)
+        else:
+            snapshot = latest_snapshot(experiment) or results_compute_or_record(
+                experiment=experiment
+            )
         if snapshot is None:
             return Response({"error": UNAVAILABLE}, status=409)
         return Response(ResultsOut(snapshot_payload(snapshot)).data)

@@ -16,7 +16,11 @@ GUARD = "guardrail job"
 
 def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
     """Pause every variant whose guardrail is significantly worse than control by more than
-    the experiment's threshold; returns the keys paused now. Safe to run twice."""
+    the experiment's threshold; returns the keys paused now. Safe to run twice.
+
+    The change is measured in the guardrail's own unit (apps.stats.scales): a relative change
+    of sentiment flips sign with a negative control mean, so a worse variant was never paused.
+    """
     paused = []
     weights = {v.key: v.weight for v in experiment.variants.all()}
     for guardrail in snapshot.data.get("guardrails", []):
@@ -24,7 +28,7 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
             if (
                 row["key"] in guardrail["worse"]
                 and weights.get(row["key"])
-                and _beyond(guardrail, row, experiment.guardrail_threshold)
+                and _beyond(guardrail, row)
             ):
                 reason = _reason(guardrail, row)
                 variant_pause(
@@ -36,17 +40,19 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
     return paused
 
 
-def _beyond(guardrail: dict, row: dict, threshold: float) -> bool:
-    worse_by = row["relative"] if guardrail["direction"] == "lower" else -row["relative"]
-    return worse_by > threshold
+def _beyond(guardrail: dict, row: dict) -> bool:
+    """Worse by more than the threshold, both in the metric's unit (computed by analysis
+    from the experiment's threshold: points for sentiment, a share of control otherwise)."""
+    limit = guardrail.get("threshold")
+    if row.get("worse_by") is None or limit is None:
+        return False  # a snapshot from before units: the next one (a minute away) decides
+    return row["worse_by"] > limit
 
 
 def _reason(guardrail: dict, row: dict) -> str:
-    change = abs(row["relative"]) * 100
-    word = "higher" if row["relative"] > 0 else "lower"
     return (
         f"Variant {row['key'].upper()} was paused automatically: its {guardrail['label']} is "
-        f"{change:.0f}% {word} than the control's, and that is very unlikely to be chance. "
+        f"{row['change_text']} than the control's, and that is very unlikely to be chance. "
         "Its callers now get the control prompt."
     )
 

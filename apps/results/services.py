@@ -66,6 +66,14 @@ def results_compute_or_record(
         return None
 
 
+def results_recompute(*, experiment: Experiment) -> ResultSnapshot | None:
+    """Compute the results now, for the page's "Recompute now" and the API's ?fresh=1: a new
+    snapshot while running, the frozen one (computed once) after the stop."""
+    frozen = experiment.status in (Status.STOPPED, Status.APPLIED)
+    snapshot = results_compute_or_record(experiment=experiment, frozen=frozen)
+    return snapshot or latest_snapshot(experiment)
+
+
 def _record_error(experiment: Experiment, reason: str) -> None:
     at = timezone.now() if reason else None
     Experiment.objects.filter(pk=experiment.pk).update(results_error=reason, results_error_at=at)
@@ -126,6 +134,7 @@ def _setup(experiment: Experiment, arms: list[Arm]) -> Setup:
         tuning=experiment.sequential_tuning,
         min_lift=experiment.min_lift,
         calls_per_day=_calls_per_day(experiment, sum(a.calls for a in arms)),
+        guardrail_threshold=experiment.guardrail_threshold,
     )
 
 

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from apps.experiments.models import Experiment
 from apps.results import selectors
-from apps.results.services import results_compute_or_record
+from apps.results.services import results_compute_or_record, results_recompute
 
 
 def results_panel(request, pk):
@@ -21,9 +21,7 @@ def results_panel(request, pk):
 @permission_required("experiments.run_experiment", raise_exception=True)
 def results_refresh(request, pk):
     experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
-    frozen = experiment.status in ("stopped", "applied")
-    snapshot = results_compute_or_record(experiment=experiment, frozen=frozen)
-    return _panel(request, experiment, snapshot or selectors.latest_snapshot(experiment))
+    return _panel(request, experiment, results_recompute(experiment=experiment))
 
 
 def _panel(request, experiment, snapshot):
@@ -38,9 +36,13 @@ def _panel(request, experiment, snapshot):
 
 def plan(request):
     """How many calls the experiment being drafted needs, for the live planner."""
+    goal = request.GET.get("goal_kind", "")
+    field = "min_effect_points" if goal == "sentiment" else "min_lift_percent"
     context = selectors.plan_for_form(
         agent_slug=request.GET.get("agent", ""),
-        goal=request.GET.get("goal_kind", ""),
-        min_lift_percent=request.GET.get("min_lift_percent", ""),
+        goal=goal,
+        min_effect=request.GET.get(field, ""),
+        unit=request.GET.get("unit", "caller"),
+        direction=request.GET.get("goal_direction", ""),
     )
     return render(request, "results/_plan.html", context)

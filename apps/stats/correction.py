@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 from .frequentist import fixed_horizon
 from .sequential import DEFAULT_TUNING, sequential
-from .types import ArmStats, Method, Moments, VariantResult, check_alpha
+from .types import ArmStats, Method, Moments, Scale, VariantResult, check_alpha
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
@@ -79,23 +79,28 @@ def compare_variants(
     method: Method = "sequential",
     tuning: float = DEFAULT_TUNING,
     correction: bool = True,
+    scale: Scale = "relative",
 ) -> list[VariantResult]:
     """Compare every variant with control, Holm-correct the lift p-values, redo intervals.
 
     Method: :func:`apps.stats.sequential.sequential` (default; rho fixed from ``alpha`` and
     N* = ``tuning``) or :func:`apps.stats.frequentist.fixed_horizon`, then
-    :func:`holm_adjust` on the relative-lift p-values and intervals at
-    :func:`holm_interval_alphas`. Comparisons without enough data enter the family with
-    p = 1. ``correction=False`` leaves p-values and intervals unadjusted.
+    :func:`holm_adjust` on the lift p-values of ``scale`` (relative, or absolute:
+    variant - control in the metric's own unit) and intervals at :func:`holm_interval_alphas`.
+    Comparisons without enough data enter the family with p = 1. ``correction=False``
+    leaves p-values and intervals unadjusted. The results carry ``scale``; verdicts are
+    made on it.
     """
     check_alpha(alpha)
+    if scale not in ("relative", "absolute"):
+        raise ValueError(f"scale must be 'relative' or 'absolute', not {scale!r}")
     pairs = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
     first = [_compare(method, control, stats, alpha, tuning) for _, stats in pairs]
-    raw = [c.relative.p_value for c in first]
+    raw = [getattr(c, scale).p_value for c in first]
     adjusted = holm_adjust(raw) if correction else list(raw)
     levels = holm_interval_alphas(raw, alpha) if correction else [alpha] * len(raw)
     results = []
     for (name, stats), p, adj, level in zip(pairs, raw, adjusted, levels, strict=True):
         comparison = _compare(method, control, stats, alpha, tuning, level)
-        results.append(VariantResult(name, comparison, p, adj, level, family_alpha=alpha))
+        results.append(VariantResult(name, comparison, p, adj, level, alpha, scale))
     return results

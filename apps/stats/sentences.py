@@ -2,16 +2,21 @@
 
 Words: "better"/"worse" follow the goal direction; the "95% range" is the lift's
 sequential, Holm-consistent interval written as improvement (+ always means better,
-whatever the direction); "very unlikely to be chance" means a Holm-adjusted always-valid
-p-value below 0.001, "unlikely to be chance" below the family alpha.
+whatever the direction). Given the goal ``metric``, an absolute-scale result is written in
+the metric's own unit (:mod:`apps.stats.scales`): rates in percentage points with the
+relative change beside, sentiment in points, durations in seconds. "Very unlikely to be
+chance" means a Holm-adjusted always-valid p-value below 0.001, "unlikely to be chance"
+below the family alpha.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .scales import change_name, format_change, shows_relative
 from .types import (
     GUARDRAIL,
+    GUARDRAIL_PENDING,
     INCONCLUSIVE,
     LOSING,
     SRM,
@@ -35,10 +40,33 @@ def format_percent(fraction: float, signed: bool = False) -> str:
     return f"{sign}{text}%"
 
 
-def _range_text(result: VariantResult, direction: Direction) -> str:
-    low, high = improvement_interval(result.comparison, direction)
+def _range_text(result: VariantResult, direction: Direction, metric: str | None = None) -> str:
+    low, high = improvement_interval(result.comparison, direction, result.scale)
     level = format_percent(1.0 - result.family_alpha)
+    if result.scale == "absolute":
+        low_text = format_change(low, metric, signed=True, unit=False)
+        return f"{level} range {low_text} to {format_change(high, metric, signed=True)}"
     return f"{level} range {format_percent(low, True)} to {format_percent(high, True)}"
+
+
+def _size_text(result: VariantResult, metric: str | None) -> str:
+    """ "2.1 percentage points" (absolute scale) or "12%" (relative scale)."""
+    c = result.comparison
+    if result.scale != "absolute":
+        return format_percent(abs(c.relative.value))
+    return f"{format_change(abs(c.absolute.value), metric, unit=False)} {change_name(metric)}"
+
+
+def _beside(result: VariantResult, metric: str | None) -> str:
+    """The relative change beside an absolute one, where it means something: "21% higher
+    than now; " (nothing for sentiment, whose mean can be 0 or negative)."""
+    c = result.comparison
+    if result.scale != "absolute" or not shows_relative(metric) or not c.relative.ok:
+        return ""
+    word = "higher" if c.relative.value > 0 else "lower"
+    if metric == "duration":
+        word = "longer" if c.relative.value > 0 else "shorter"
+    return f"{format_percent(abs(c.relative.value))} {word} than now; "
 
 
 def _chance_text(result: VariantResult) -> str:
@@ -54,16 +82,21 @@ def describe_variant(
     calls_still_needed: int | None = None,
     metric_phrase: str = "performs",
     guardrail_labels: Sequence[str] = (),
+    metric: str | None = None,
 ) -> str:
     """One or two plain sentences for a variant's verdict, for people who aren't analysts.
 
     Example: "Variant B converts 12% better (95% range +4% to +20%). This is very unlikely
     to be chance. Safe to apply." The range is the Holm-consistent sequential interval of
     the lift, written as improvement (+ is always better, whatever the goal direction),
-    labelled with the family confidence level 1 - alpha.
+    labelled with the family confidence level 1 - alpha. On the absolute scale with the goal
+    ``metric`` given: "Variant B converts 2.1 percentage points better (21% higher than now;
+    95% range +0.5 to +3.7 points)". ``guardrail_pending``: the winner's sentence ends
+    "Wait: its transfer rate is not yet shown to be no worse." instead of "Safe to apply."
     """
-    name, c = result.name, result.comparison
-    size = format_percent(abs(c.relative.value))
+    name = result.name
+    size = _size_text(result, metric)
+    ranged = f"{_beside(result, metric)}{_range_text(result, direction, metric)}"
     if code == SRM:
         return _SRM_SENTENCE
     if code == GUARDRAIL:
@@ -71,27 +104,34 @@ def describe_variant(
         return f"{name} makes {worse} worse. Don't apply it, even if it looks better otherwise."
     if code == WINNING:
         return (
-            f"{name} {metric_phrase} {size} better ({_range_text(result, direction)}). "
+            f"{name} {metric_phrase} {size} better ({ranged}). "
             f"{_chance_text(result)} Safe to apply."
+        )
+    if code == GUARDRAIL_PENDING:
+        unproven = " and ".join(guardrail_labels) or "one of the safety checks"
+        verb = "are" if len(guardrail_labels) > 1 else "is"
+        return (
+            f"{name} {metric_phrase} {size} better ({ranged}). Wait: its {unproven} {verb} "
+            "not yet shown to be no worse. Keep the test running before applying it."
         )
     if code == LOSING:
         return (
-            f"{name} {metric_phrase} {size} worse ({_range_text(result, direction)}). "
+            f"{name} {metric_phrase} {size} worse ({ranged}). "
             f"{_chance_text(result)} Keep the current prompt."
         )
     if code == INCONCLUSIVE:
         return (
             f"{name} and the current prompt perform about the same "
-            f"({_range_text(result, direction)}). The planned number of calls is reached, "
-            "so any difference is probably too small to matter."
+            f"({_range_text(result, direction, metric)}). The planned number of calls is "
+            "reached, so any difference is probably too small to matter."
         )
-    return _not_yet_sentence(result, direction, calls_still_needed)
+    return _not_yet_sentence(result, direction, calls_still_needed, metric)
 
 
-def _not_yet_sentence(result: VariantResult, direction, need: int | None) -> str:
-    if result.comparison.relative.ok:
+def _not_yet_sentence(result: VariantResult, direction, need: int | None, metric=None) -> str:
+    if result.estimate.ok:
         head = f"No clear difference yet between {result.name} and the current prompt"
-        head += f" ({_range_text(result, direction)})."
+        head += f" ({_range_text(result, direction, metric)})."
     else:
         head = f"Not enough calls yet to compare {result.name} with the current prompt."
     if need:
@@ -118,6 +158,13 @@ def describe_experiment(code: str, verdicts: Sequence, best: VariantResult | Non
         return next(v.sentence for v in verdicts if v.name == best.name)
     if len(verdicts) == 1 or code == GUARDRAIL:
         return chosen[0].sentence if chosen else verdicts[0].sentence
+    if code == GUARDRAIL_PENDING and len(chosen) == 1:
+        return chosen[0].sentence
+    if code == GUARDRAIL_PENDING:
+        return (
+            "Some versions do better, but none is yet shown to keep every guardrail safe. "
+            "Keep the test running before applying one."
+        )
     if code == LOSING:
         return "Every new version does worse than the current prompt. Keep the current prompt."
     if code == INCONCLUSIVE:

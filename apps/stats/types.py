@@ -12,6 +12,7 @@ from typing import Literal
 
 Direction = Literal["higher", "lower"]
 Method = Literal["fixed", "sequential"]
+Scale = Literal["relative", "absolute"]
 
 DIRECTIONS: tuple[str, ...] = ("higher", "lower")
 
@@ -22,7 +23,8 @@ NO_DIFFERENCE_YET = "no_difference_yet"
 INCONCLUSIVE = "inconclusive"
 SRM = "srm"
 GUARDRAIL = "guardrail"
-CODES = (WINNING, LOSING, NO_DIFFERENCE_YET, INCONCLUSIVE, SRM, GUARDRAIL)
+GUARDRAIL_PENDING = "guardrail_pending"  # better on the goal, a guardrail not yet shown safe
+CODES = (WINNING, LOSING, NO_DIFFERENCE_YET, INCONCLUSIVE, SRM, GUARDRAIL, GUARDRAIL_PENDING)
 
 
 @dataclass(frozen=True)
@@ -167,14 +169,27 @@ class VariantResult:
     adjusted_p_value: float
     interval_alpha: float
     family_alpha: float = 0.05
+    scale: Scale = "relative"
+
+    @property
+    def estimate(self) -> Estimate:
+        """The lift on the scale the decision is made on (``scale``)."""
+        return self.comparison.absolute if self.scale == "absolute" else self.comparison.relative
 
 
-def improvement_interval(comparison: Comparison, direction: Direction) -> tuple[float, float]:
+def improvement_interval(
+    comparison: Comparison, direction: Direction, scale: Scale = "relative"
+) -> tuple[float, float]:
     """The lift interval oriented so that positive means better, as (low, high).
 
-    Method: multiply the relative-lift interval by :func:`apps.stats.types.good_sign`
-    (+1 when higher is better, -1 when lower is better, flipped for a negative control mean).
+    Method: multiply the interval of ``scale`` by a sign: on the relative scale
+    :func:`apps.stats.types.good_sign` (+1 when higher is better, -1 when lower is better,
+    flipped for a negative control mean); on the absolute scale (variant - control) the
+    direction alone, whatever the sign of the control's mean.
     """
-    sign = good_sign(direction, comparison.control.mean)
-    a, b = sign * comparison.relative.ci_low, sign * comparison.relative.ci_high
+    if scale == "absolute":
+        estimate, sign = comparison.absolute, good_sign(direction)
+    else:
+        estimate, sign = comparison.relative, good_sign(direction, comparison.control.mean)
+    a, b = sign * estimate.ci_low, sign * estimate.ci_high
     return min(a, b), max(a, b)

@@ -4,7 +4,7 @@
   if (!form) return;
   function sync() {
     const goal = (form.querySelector("[name=goal_kind]:checked") || {}).value;
-    form.querySelectorAll("[data-show-for]").forEach((el) => { el.hidden = el.dataset.showFor !== goal; });
+    form.querySelectorAll("[data-show-for]").forEach((el) => { el.hidden = !el.dataset.showFor.split(" ").includes(goal); });
   }
   form.addEventListener("change", sync);
   sync();

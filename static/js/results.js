@@ -40,20 +40,23 @@
   function lift(canvas, variants) {
     const rows = variants.filter((v) => v.lift && v.lift.ok);
     if (!rows.length) return;
-    const pct = (v) => (v * 100).toFixed(1) + "%";
+    // The change in the goal's own unit (apps/stats/scales.py): rates in percentage points,
+    // sentiment in points on -1..1, duration in seconds.
+    const goal = canvas.dataset.goal;
+    const pct = (v) => goal === "sentiment" ? v.toFixed(2) + " pts" : goal === "duration" ? v.toFixed(0) + " s" : (v * 100).toFixed(1) + " pts";
     new Chart(canvas, {
       type: "bar",
       data: {
         labels: rows.map((v) => v.name),
         datasets: [
           { type: "bar", label: "Range", data: rows.map((v) => [v.lift.ci_low, v.lift.ci_high]), backgroundColor: rows.map((_, i) => colors[(i + 1) % colors.length] + "55"), borderSkipped: false, barPercentage: 0.4 },
-          { type: "line", label: "Lift", data: rows.map((v) => v.lift.relative), showLine: false, pointRadius: 6, pointBackgroundColor: "#1d2330" },
+          { type: "line", label: "Lift", data: rows.map((v) => v.lift.absolute), showLine: false, pointRadius: 6, pointBackgroundColor: "#1d2330" },
         ],
       },
       options: {
         animation: false, indexAxis: "y", responsive: true,
         plugins: { legend: { display: false },
-                   tooltip: { callbacks: { label: (c) => Array.isArray(c.raw) ? "Range " + pct(c.raw[0]) + " to " + pct(c.raw[1]) : "Lift " + pct(c.raw) } } },
+                   tooltip: { callbacks: { label: (c) => Array.isArray(c.raw) ? "Range " + pct(c.raw[0]) + " to " + pct(c.raw[1]) : "Change " + pct(c.raw) } } },
         scales: { x: { ticks: { callback: pct }, grid: { color: (ctx) => (ctx.tick.value === 0 ? "#1d2330" : "#e5e7eb") } } },
       },
     });

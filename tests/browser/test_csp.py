@@ -83,7 +83,7 @@ def test_htmx_and_the_moved_scripts_still_work_under_the_policy(page, live_serve
 
     # New experiment: the goal switch (static script) and the live plan (htmx hx-get).
     page.goto(f"{live_server.url}/experiments/new/?agent={agent.pk}")
-    expect(page.locator("#plan")).to_contain_text("calls per variant", timeout=10_000)
+    expect(page.locator("#plan")).to_contain_text("callers per variant", timeout=10_000)
     criterion = page.get_by_label("Criterion for the judge")
     expect(criterion).to_be_hidden()
     page.get_by_label("Custom: an LLM judges each call against your criterion").check()

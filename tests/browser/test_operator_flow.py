@@ -41,7 +41,7 @@ def test_operator_goes_from_hypothesis_to_applied_winner(page, live_server, scre
     page.get_by_label("Criterion for the judge").fill(
         "The agent learns the caller's budget and timeline without being pushy."
     )
-    expect(page.locator("#plan")).to_contain_text("calls per variant")
+    expect(page.locator("#plan")).to_contain_text("callers per variant")  # caller mode
     page.get_by_role("button", name="Draft experiment").click()
     screenshot("flow-0-custom-goal")
     expect(page.locator("h1")).to_contain_text("Budget early")
@@ -54,6 +54,9 @@ def test_operator_goes_from_hypothesis_to_applied_winner(page, live_server, scre
     page.get_by_label("Hypothesis").fill("Thanking callers should make more of them book.")
     page.get_by_label("Smallest lift worth detecting (%)").fill("20")
     expect(page.locator("#plan")).to_contain_text("20% lift")
+    # 400 calls cannot show a transfer rate to be no worse than 3 points (the results would
+    # rightly say "wait for the guardrails"); this loop is about the goal, so no guardrail.
+    page.get_by_label("Transfer rate").uncheck()
     screenshot("flow-1-new-experiment")
     page.get_by_role("button", name="Draft experiment").click()
     expect(page.get_by_text("Only the control so far")).to_be_visible()

@@ -11,13 +11,37 @@ pytestmark = pytest.mark.django_db
 
 def test_results_panel_shows_verdict_numbers_and_details(client, viewer, experiment, operator):
     experiment_start(experiment=experiment, user=operator)
-    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=1500)
+    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=6000)
     client.force_login(viewer)
     panel = client.get(reverse("results:panel", args=[experiment.pk])).text
     assert "Winner found" in panel and "Safe to apply" in panel
-    assert "1,500" in panel and "Chance to beat control" in panel
+    assert "6,000" in panel and "percentage points better" in panel
     assert "Fixed-horizon p" in panel and 'data-chart="lift"' in panel
+    assert "Shown to be no worse" in panel
     assert "Recompute now" not in panel  # viewers only read
+
+
+def test_a_winner_with_a_guardrail_not_yet_shown_safe_says_wait(
+    client, viewer, experiment, operator
+):
+    """Issue 11 item 8: main said "Safe to apply" whatever the guardrails' ranges."""
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=1500)
+    client.force_login(viewer)
+    panel = client.get(reverse("results:panel", args=[experiment.pk])).text
+    assert "Better, but wait for the guardrails" in panel and "Safe to apply" not in panel
+    assert "Wait: its transfer rate is not yet shown to be no worse." in panel
+    assert "Not yet shown to be no worse" in panel
+
+
+def test_chance_to_beat_control_is_only_an_explained_detail(client, viewer, experiment, operator):
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=300)
+    client.force_login(viewer)
+    panel = client.get(reverse("results:panel", args=[experiment.pk])).text
+    before, details = panel.split('<details class="details">')
+    assert "Chance to beat control" not in before
+    assert "Chance to beat control" in details and "It is not a decision rule" in details
 
 
 def test_a_draft_has_no_results_yet(client, viewer, experiment):
@@ -44,8 +68,35 @@ def test_planner_answers_with_calls_and_days(client, operator, agent):
         reverse("results:plan"),
         {"agent": agent.slug, "goal_kind": "conversion", "min_lift_percent": "20"},
     ).text
-    assert "calls per variant" in page and "day" in page
+    assert "callers per variant" in page and "day" in page  # caller mode counts callers
     assert Call.objects.count() == 60
+
+
+def test_the_planner_plans_in_calls_in_call_mode_and_more_callers_than_calls(
+    client, operator, agent
+):
+    for i in range(300):  # 60 callers calling 5 times each
+        CallFactory(agent=agent, caller=f"caller-{i % 60}", converted=i % 5 == 0)
+    client.force_login(operator)
+    base = {"agent": agent.slug, "goal_kind": "conversion", "min_lift_percent": "20"}
+    per_call = client.get(reverse("results:plan"), {**base, "unit": "call"}).text
+    per_caller = client.get(reverse("results:plan"), {**base, "unit": "caller"}).text
+    assert "calls per variant" in per_call and "callers per variant" in per_caller
+    assert "different callers a day" in per_caller
+
+
+def test_the_planner_plans_sentiment_in_points(client, operator, agent):
+    """Issue 11 item 6: main planned -0.01 -> +0.03 as a relative lift (15.7M calls)."""
+    for i in range(60):
+        CallFactory(agent=agent, sentiment=(-0.4, 0.38)[i % 2])
+    client.force_login(operator)
+    page = client.get(
+        reverse("results:plan"),
+        {"agent": agent.slug, "goal_kind": "sentiment", "min_effect_points": "0.05"},
+    ).text
+    assert "to detect a change of 0.05 points in sentiment" in page
+    number = int(page.split("About ")[1].split(" ")[0].replace(",", ""))
+    assert 1000 < number < 5000
 
 
 def test_planner_explains_what_it_needs(client, operator):

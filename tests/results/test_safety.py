@@ -1,14 +1,18 @@
 """The guardrail job pauses a variant that makes things worse; optimize mode shifts traffic."""
 
 import json
+import random
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.calls.models import Call
 from apps.experiments.models import Experiment
 from apps.experiments.services import experiment_start, variant_resume
 from apps.results.services import results_optimize_running, results_refresh_running
@@ -144,3 +148,34 @@ def test_optimize_is_refused_for_a_duration_goal(agent, operator):
 
     with pytest.raises(ValidationError, match="Optimize mode works for conversion and custom"):
         experiment_create(agent=agent, name="D", goal_kind="duration", optimize=True, user=operator)
+
+
+def test_a_sentiment_guardrail_pauses_when_the_control_is_below_zero(
+    running, django_capture_on_commit_callbacks
+):
+    """Issue 11 item 5: control -0.20, B -0.30, 5,000 calls each. Main never paused it (the
+    relative change, +50%, read as better) and would have said "50% higher"."""
+    Experiment.objects.filter(pk=running.pk).update(guardrails=["sentiment"])
+    rng = random.Random(5)
+    variants = {v.key: v for v in running.variants.all()}
+    Call.objects.bulk_create(
+        Call(
+            agent=running.agent,
+            call_id=f"s-{key}-{i}",
+            experiment=running,
+            variant=variants[key],
+            caller=f"s-{key}-{i}",
+            started_at=timezone.now(),
+            converted=False,
+            sentiment=max(-1.0, min(1.0, rng.gauss(centre, 0.4))),
+            completed=True,
+        )
+        for key, centre in (("control", -0.20), ("b", -0.30))
+        for i in range(5000)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        results_refresh_running()
+    assert weights(running) == {"control": 100, "b": 0}
+    reason = running.variants.get(key="b").paused_reason
+    assert re.search(r"its sentiment is 0\.(09|10|11) points lower than the control.s", reason)
+    assert "%" not in reason

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+from django.core.exceptions import ValidationError
 from scipy.stats import t as t_dist
 
 from apps.assignments.models import Exposure
-from apps.experiments.services import experiment_start, experiment_stop
+from apps.experiments.services import experiment_start, experiment_stop, winner_apply
 from apps.results.selectors import latest_snapshot
 from apps.results.services import results_compute, results_refresh_running
 from tests.factories import make_experiment
@@ -32,8 +33,8 @@ def row(snapshot, key):
 
 
 def test_a_clear_improvement_is_declared_winning(running):
-    add_calls(running, {"control": 0.20, "b": 0.40}, per_variant=2000)
-    expose(running, {"control": 2000, "b": 2000})
+    add_calls(running, {"control": 0.20, "b": 0.40}, per_variant=6000)
+    expose(running, {"control": 6000, "b": 6000})
     snapshot = results_compute(experiment=running)
     assert snapshot.verdict_code == "winning"
     b = row(snapshot, "b")
@@ -43,7 +44,7 @@ def test_a_clear_improvement_is_declared_winning(running):
     control = row(snapshot, "control")
     # The means are the plain conversion rates (one call per caller here).
     calls = running.calls.filter(variant__key="control")
-    assert control["mean"] == pytest.approx(calls.filter(converted=True).count() / 2000)
+    assert control["mean"] == pytest.approx(calls.filter(converted=True).count() / 6000)
 
 
 def test_few_calls_say_no_difference_yet_and_how_many_more(running):
@@ -167,3 +168,18 @@ def test_a_custom_goal_counts_pass_and_fail_and_keeps_unknown_and_errors_apart(
     assert row(snapshot, "control")["units"] == 30  # unknown and errors left out
     assert row(snapshot, "b")["mean"] == pytest.approx(30 / 40)
     assert snapshot.data["judging"]["control"] == {"pass": 10, "fail": 20, "unknown": 5, "error": 5}
+
+
+def test_a_winner_not_yet_shown_safe_needs_a_reason_to_apply(running, operator, manager):
+    """Issue 11 item 8: "winning" for apply purposes only when the guardrails are shown safe;
+    the apply check reads the frozen verdict code."""
+    add_calls(running, {"control": 0.20, "b": 0.40}, per_variant=1500)
+    experiment_stop(experiment=running, user=operator)
+    frozen = results_compute(experiment=running, frozen=True)
+    assert frozen.verdict_code == "guardrail_pending"
+    with pytest.raises(ValidationError, match="do not call Variant B a winner") as error:
+        winner_apply(experiment=running, variant_key="b", user=manager)
+    assert error.value.code == "reason"
+    winner_apply(experiment=running, variant_key="b", user=manager, reason="Transcripts agree.")
+    running.refresh_from_db()
+    assert running.status == "applied"

@@ -168,3 +168,48 @@ def test_format_percent():
 def test_unknown_direction_is_rejected():
     with pytest.raises(ValueError):
         _decide({"B": BETTER}, direction="up")
+
+
+# Each metric on its own scale; guardrails shown safe (issue 11, items 5, 6, 8) -------------
+
+
+def _sentiment(n, mean, sd=0.5):
+    return MeanStats(n, n * mean, (n - 1) * sd * sd + n * mean * mean)
+
+
+@pytest.mark.parametrize("shift", [0.0, -0.5])
+def test_a_guardrail_check_does_not_depend_on_the_sign_of_the_control_mean(shift):
+    from apps.stats.verdict import guardrail_check
+
+    results = compare_variants(
+        _sentiment(5000, 0.30 + shift), {"B": _sentiment(5000, 0.20 + shift)}, scale="absolute"
+    )
+    check = guardrail_check(results[0], "higher", "sentiment", 0.03)
+    assert check.worse and check.worse_by == pytest.approx(0.10) and not check.shown_safe
+
+
+def test_a_guardrail_is_shown_safe_only_when_its_range_excludes_the_threshold():
+    from apps.stats.verdict import guardrail_check
+
+    same = compare_variants(_sentiment(20000, 0.1), {"B": _sentiment(20000, 0.1)}, scale="absolute")
+    check = guardrail_check(same[0], "higher", "sentiment", 0.03)
+    assert check.shown_safe and 0 < check.worst < 0.03
+    few = compare_variants(_sentiment(500, 0.1), {"B": _sentiment(500, 0.1)}, scale="absolute")
+    assert not guardrail_check(few[0], "higher", "sentiment", 0.03).shown_safe
+
+
+def test_a_winner_with_an_unproven_guardrail_is_pending_not_winning():
+    from apps.stats.verdict import GUARDRAIL_PENDING
+
+    results = compare_variants(CONTROL, {"Variant B": BETTER}, scale="absolute")
+    verdict = decide(
+        results, guardrails_unproven={"Variant B": ["transfer rate"]}, metric="conversion"
+    )
+    assert verdict.code == GUARDRAIL_PENDING and verdict.best is None
+    assert verdict.sentence.startswith("Variant B performs 6 percentage points better (30% higher")
+    assert verdict.sentence.endswith(
+        "Wait: its transfer rate is not yet shown to be no worse. "
+        "Keep the test running before applying it."
+    )
+    assert experiment_code([GUARDRAIL_PENDING, WINNING]) == WINNING
+    assert experiment_code([GUARDRAIL_PENDING, GUARDRAIL]) == GUARDRAIL_PENDING
