@@ -32,8 +32,22 @@ def latest_snapshot(experiment):
 
 
 def variant_verdict(experiment, key: str) -> dict | None:
+    """The variant's stored verdict, which the apply check reads. "winning" means every
+    guardrail is shown to be no worse than its threshold; a snapshot stored before that rule
+    (its guardrails carry no "unproven" list) cannot say so, so such a winner reads as
+    guardrail_pending: applying it needs a written reason."""
     snapshot = latest_snapshot(experiment)
     if snapshot is None:
         return None
     row = next((v for v in snapshot.data.get("variants", []) if v["key"] == key), None)
-    return row and row.get("verdict")
+    verdict = row and row.get("verdict")
+    unchecked = any("unproven" not in g for g in snapshot.data.get("guardrails") or [])
+    if verdict and verdict.get("code") == "winning" and unchecked:
+        sentence = verdict.get("sentence", "").replace(" Safe to apply.", "")
+        return {
+            **verdict,
+            "code": "guardrail_pending",
+            "sentence": f"{sentence} Its guardrails were not yet checked to be no worse when "
+            "these results were computed.",
+        }
+    return verdict

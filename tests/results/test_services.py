@@ -183,3 +183,19 @@ def test_a_winner_not_yet_shown_safe_needs_a_reason_to_apply(running, operator, 
     winner_apply(experiment=running, variant_key="b", user=manager, reason="Transcripts agree.")
     running.refresh_from_db()
     assert running.status == "applied"
+
+
+def test_a_winner_frozen_before_guardrails_had_to_be_shown_safe_needs_a_reason(
+    running, operator, manager
+):
+    """A snapshot stored by the old rule ("winning" whatever the guardrails' ranges) is not
+    taken as safe by the apply check."""
+    add_calls(running, {"control": 0.20, "b": 0.40}, per_variant=300)
+    experiment_stop(experiment=running, user=operator)
+    frozen = results_compute(experiment=running, frozen=True)
+    old = {**frozen.data, "guardrails": [{"metric": "transfer_rate", "worse": [], "variants": []}]}
+    old["variants"][1]["verdict"] = {"code": "winning", "sentence": "B converts. Safe to apply."}
+    type(frozen).objects.filter(pk=frozen.pk).update(data=old, verdict_code="winning")
+    with pytest.raises(ValidationError) as error:
+        winner_apply(experiment=running, variant_key="b", user=manager)
+    assert error.value.code == "reason"
