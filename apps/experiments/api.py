@@ -92,7 +92,10 @@ class ExperimentIn(JsonInput):
         child=serializers.ChoiceField(Guardrail.values), required=False
     )
     min_lift = serializers.FloatField(
-        required=False, default=0.05, help_text="Smallest relative lift worth detecting."
+        required=False,
+        default=0.05,
+        help_text="Smallest change worth detecting: relative for rates and duration "
+        "(0.05 = 5%), in points for sentiment (0.05 = 0.05 points on -1..1).",
     )
 
 

@@ -58,7 +58,9 @@ class Experiment(models.Model):
     goal_criteria = models.TextField(blank=True, help_text="For a custom goal: what passes.")
     guardrails = models.JSONField(default=list, blank=True)
     min_lift = models.FloatField(
-        default=0.05, help_text="Smallest relative lift worth detecting (0.05 = 5%)."
+        default=0.05,
+        help_text="Smallest change worth detecting: relative for rates and duration "
+        "(0.05 = 5%), in points on the -1..1 scale for sentiment (0.05 = 0.05 points).",
     )
     unit = models.CharField(max_length=8, choices=Unit.choices, default=Unit.CALLER)
     min_calls_per_arm = models.PositiveIntegerField(
@@ -81,8 +83,10 @@ class Experiment(models.Model):
     )
     guardrail_threshold = models.FloatField(
         default=0.03,
-        help_text="Auto-pause a variant whose guardrail is significantly worse "
-        "by more than this relative amount (0.03 = 3%).",
+        help_text="Auto-pause a variant whose guardrail is significantly worse by more than "
+        "this, read on the guardrail's own scale: 0.03 = 3 percentage points of a rate, "
+        "0.03 points of sentiment, 3% of a duration. Also the margin a winner's guardrails "
+        "must be shown within before it is safe to apply.",
     )
     optimize = models.BooleanField(
         default=False,
