@@ -8,20 +8,14 @@ from playwright.sync_api import expect
 
 from apps.agents.services import agent_prompt_update
 from apps.calls.models import Call
-from tests.factories import PASSWORD, CallFactory, make_agent, make_user
+from tests.browser.helpers import log_in
+from tests.factories import CallFactory, make_agent, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 V1 = "Greet the caller. Ask how we can help."
 V2 = "Greet the caller by name. Ask how we can help."
 V3 = "Greet the caller by name. Ask how we can help today.\nOffer the next free slot."
-
-
-def log_in(page, live_server, username, path):
-    page.goto(f"{live_server.url}{path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def agent_with_three_versions_and_calls():

@@ -8,7 +8,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.calls.models import Call
-from tests.factories import PASSWORD, CallFactory, make_agent, make_experiment, make_user
+from tests.browser.helpers import log_in
+from tests.factories import CallFactory, make_agent, make_experiment, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,14 +20,6 @@ CONVERSATION = [
     ("caller", "Tuesday at 10, please.", 42.5),
     ("agent", "Booked: Tuesday at 10. Thank you for calling!", 47.0),
 ]
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Agents")).to_be_visible()
 
 
 def make_calls(experiment):

@@ -4,7 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.experiments.services import experiment_start
-from tests.factories import PASSWORD, make_agent, make_experiment, make_user
+from tests.browser.helpers import log_in
+from tests.factories import make_agent, make_experiment, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,14 +36,6 @@ def watched(page):
         return console + page.evaluate("window.__violations || []")
 
     return violations
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Agents")).to_be_visible()
 
 
 def test_main_pages_run_without_a_csp_violation(page, live_server, watched, screenshot):

@@ -10,19 +10,12 @@ from apps.agents.models import Agent
 from apps.assignments import table
 from apps.audit.models import AuditEntry
 from apps.results.services import results_refresh_running
-from tests.factories import PASSWORD, make_agent, make_user
+from tests.browser.helpers import log_in
+from tests.factories import make_agent, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PROMPT = "You are the front desk of Harbor Dental. Greet {{caller_name}} and book appointments."
 WARM = PROMPT.replace("Greet", "Warmly thank and greet")
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Agents")).to_be_visible()
 
 
 def test_operator_goes_from_hypothesis_to_applied_winner(page, live_server, screenshot, router_key):

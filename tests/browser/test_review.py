@@ -5,18 +5,12 @@ from playwright.sync_api import expect
 
 from apps.experiments.services import experiment_start
 from apps.reviews.models import PairVote
-from tests.factories import PASSWORD, make_agent, make_experiment, make_user
+from tests.browser.helpers import log_in
+from tests.factories import make_agent, make_experiment, make_user
 from tests.reviews.helpers import add_calls, transcript
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WARM = "Thank you so much for calling Harbor Dental! How can I help you today?"
-
-
-def log_in(page, live_server, username, then):
-    page.goto(f"{live_server.url}{then}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def calls_for(experiment):
