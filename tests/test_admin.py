@@ -196,3 +196,30 @@ def test_changing_a_persons_role_in_the_admin_is_audited(client, superuser, view
     assert entry.before["role"] == "viewer" and entry.before["staff"] is False
     assert entry.after["role"] == "manager" and entry.after["staff"] is True
     assert entry.after["groups"] == ["manager"]
+
+
+def test_role_permissions_cannot_be_edited_and_people_are_deactivated_not_deleted(
+    client, superuser, viewer
+):
+    """Giving the viewer role a manager's permissions, or deleting a person, left no trace."""
+    from django.contrib.auth.models import Group
+
+    viewers = Group.objects.get(name="viewer")
+    before = set(viewers.permissions.values_list("pk", flat=True))
+    page = reverse("admin:auth_group_change", args=[viewers.pk])
+    client.post(page, {"name": "viewer", "permissions": list(range(1, 60))})
+    assert set(viewers.permissions.values_list("pk", flat=True)) == before
+    delete = reverse("admin:accounts_user_delete", args=[viewer.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert type(viewer).objects.filter(pk=viewer.pk).exists()
+
+
+def test_setting_a_password_in_the_admin_is_audited(client, superuser, viewer):
+    page = reverse("admin:auth_user_password_change", args=[viewer.pk])
+    new = "a-new-long-passphrase-42"
+    response = client.post(page, {"password1": new, "password2": new, "usable_password": "true"})
+    assert response.status_code == 302, response.content
+    viewer.refresh_from_db()
+    assert viewer.check_password(new)
+    entry = AuditEntry.objects.get(action="user.password", object_id=str(viewer.pk))
+    assert entry.actor == superuser

@@ -784,3 +784,21 @@ def test_a_multipart_body_on_the_calls_api_is_refused_not_a_500(client, router_k
     )  # multipart, as a form would send
     assert response.status_code in (400, 415)
     assert response.json()["error"]
+
+
+@pytest.mark.parametrize("offset", ["%2B23:59", "-16:00", "%2B05:00:15.5"])
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_calls_list_cursor_with_any_offset_is_no_500(logged_in, running, offset, direction):
+    calls_of(running, n=3)
+    cursor = f"2026-11-28T10:00:00{offset}~5"
+    for path in (f"/calls/agents/{running.agent.slug}/", f"/calls/experiments/{running.pk}/"):
+        for sort in ("started_at", "-started_at"):
+            response = logged_in.get(f"{path}?sort={sort}&{direction}={cursor}")
+            assert response.status_code == 200, (path, sort)
+
+
+def test_a_pause_reason_is_bounded(api, admin_key, running):
+    url = f"/api/v1/experiments/{running.pk}/variants/b/pause"
+    response = api.post(url, {"reason": "R" * 1001}, key=admin_key)
+    assert response.status_code == 400
+    assert Variant.objects.get(experiment=running, key="b").paused_weight is None

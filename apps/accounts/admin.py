@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import api_key_create, api_key_revoke, api_key_update
 from apps.audit.services import audit_record
+from config.admin import ReadOnlyAdmin
 
 
 def _access(user: User) -> dict:
@@ -27,6 +29,15 @@ class AuditedUserAdmin(UserAdmin):
         obj._access_before = _access(User.objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the audit log keeps naming the person
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was saved
+            audit_record(actor=request.user, action="user.password", obj=User.objects.get(pk=id))
+        return response
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # groups are saved here
         user = form.instance
@@ -38,6 +49,17 @@ class AuditedUserAdmin(UserAdmin):
             before=getattr(user, "_access_before", None),
             after={**_access(user), "fields": changed},
         )
+
+
+# Roles are groups whose permissions the code defines (apps/accounts): editing them here would
+# change what every person of a role may do, unaudited.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(ReadOnlyAdmin):
+    list_display = ["name"]
+    filter_horizontal = ["permissions"]
 
 
 @admin.register(ApiKey)

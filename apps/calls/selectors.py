@@ -1,7 +1,7 @@
 import json
 import math
 from dataclasses import astuple, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from django.db.models import Count, F, Q, QuerySet
@@ -299,6 +299,17 @@ def _cursor(call: Call, sort: Sort) -> str:
     return f"{text}~{call.pk}"
 
 
+def _instant(text: str) -> datetime:
+    """A cursor's time as its UTC instant: PostgreSQL holds offsets only up to ±15:59."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("a cursor's time has a time zone")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 ahead of UTC: before the first representable instant
+        raise ValueError("out of range") from None
+
+
 def _parse_cursor(raw: str, sort: Sort) -> tuple[datetime | float | None, int] | None:
     text, tilde, pk = (raw or "").rpartition("~")
     if not tilde or whole_number(pk) is None:
@@ -306,7 +317,7 @@ def _parse_cursor(raw: str, sort: Sort) -> tuple[datetime | float | None, int] |
     if text == "":
         return (None, int(pk)) if sort.nullable else None
     try:
-        value = datetime.fromisoformat(text) if sort.column == "started_at" else float(text)
+        value = _instant(text) if sort.column == "started_at" else float(text)
     except ValueError:
         return None
     if isinstance(value, datetime) and value.tzinfo is None:

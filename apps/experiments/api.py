@@ -84,6 +84,7 @@ class ExperimentIn(JsonInput):
         required=False,
         default="",
         allow_blank=True,
+        max_length=5000,
         help_text="What do you expect to happen, and why?",
     )
     goal = GoalSerializer()
@@ -116,12 +117,13 @@ class WeightsIn(JsonInput):
 
 class ApplyIn(JsonInput):
     variant = serializers.CharField(help_text="The key of the variant to apply, e.g. “b”.")
-    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
 
 
 class PauseIn(JsonInput):
     reason = serializers.CharField(
-        help_text="Why, in a sentence; shown on the experiment page and kept in the audit log."
+        max_length=1000,
+        help_text="Why, in a sentence; shown on the experiment page and kept in the audit log.",
     )
 
 

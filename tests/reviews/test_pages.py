@@ -276,3 +276,18 @@ def test_an_experiment_with_one_variant_explains_itself(client, viewer, operator
     client.force_login(viewer)
     page = client.get(reverse("reviews:review", args=[lone.pk])).text
     assert "only one variant" in page
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_a_blind_vote_is_not_read_on_the_same_link_without_blind(client, manager, running, role):
+    """Removing blind=1 from a review link showed a blind vote and its note to anyone."""
+    pair = first_pair(running, blind=True)
+    client.force_login(manager)
+    form = vote_form(running, pair, "left", note="SECRETNOTE", blind="1")
+    client.post(reverse("reviews:vote", args=[running.pk]), form)
+    assert PairVote.objects.filter(note="SECRETNOTE").exists()
+
+    client.force_login(make_user(f"{role}-2", role=role))
+    page = client.get(page_url(running)).text
+    assert "SECRETNOTE" not in page and "mona" not in page
+    assert "1 other reviewer voted on this pair" in page

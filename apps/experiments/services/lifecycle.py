@@ -22,6 +22,17 @@ from apps.experiments.services.common import _locked, _require_status
 from config.celery import queue_after_commit
 
 DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
+MAX_APPLY_REASON_CHARS = 2000
+MAX_DESCRIPTION_CHARS = 5000
+
+
+def _clean_description(description: str) -> str:
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise ValidationError(
+            {"description": f"Keep the hypothesis under {MAX_DESCRIPTION_CHARS:,} characters."}
+        )
+    return description
 
 
 def _clean_goal(goal_kind, goal_direction, goal_criteria):
@@ -96,7 +107,7 @@ def experiment_create(
     experiment = Experiment(
         agent=agent,
         name=(name or "").strip(),
-        description=(description or "").strip(),
+        description=_clean_description(description),
         goal_kind=goal_kind,
         goal_direction=direction,
         goal_criteria=criteria,
@@ -219,6 +230,10 @@ def winner_apply(
     *, experiment: Experiment, variant_key: str, user=None, reason: str = ""
 ) -> Experiment:
     """Make the winner's prompt version the agent's current prompt. Applying twice is harmless."""
+    if len(reason or "") > MAX_APPLY_REASON_CHARS:
+        raise ValidationError(
+            {"reason": f"Keep the reason under {MAX_APPLY_REASON_CHARS:,} characters."}
+        )
     experiment = _locked(experiment)
     if experiment.status == Status.APPLIED:
         if experiment.winner.key == variant_key:

@@ -17,6 +17,8 @@ from apps.experiments.models import (
 )
 from apps.experiments.services.common import _locked, _require_status
 
+MAX_REASON_CHARS = 1000  # shown on the page and in the audit log, to everyone
+
 
 def _clean_weights(weights, keys: list[str]) -> dict[str, int]:
     if not isinstance(weights, dict) or not weights:
@@ -114,6 +116,8 @@ def variant_pause(
         raise ValidationError("Only a variant other than the control can be paused.")
     if not (reason or "").strip():
         raise ValidationError("Say why the variant is paused; the page and the audit log show it.")
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise ValidationError(f"Keep the reason under {MAX_REASON_CHARS:,} characters.")
     if variant.weight == 0:
         if refuse_paused:
             raise ValidationError(f"{variant.name} is already paused (0% of calls).")
