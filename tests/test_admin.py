@@ -223,3 +223,16 @@ def test_setting_a_password_in_the_admin_is_audited(client, superuser, viewer):
     assert viewer.check_password(new)
     entry = AuditEntry.objects.get(action="user.password", object_id=str(viewer.pk))
     assert entry.actor == superuser
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["started_at__gte=2026-11-28 10:00:00%2B23:59", "started_at__year=99999"],
+)
+def test_an_admin_filter_the_database_cannot_use_is_a_message_not_a_500(
+    client, superuser, agent, query
+):
+    CallFactory(agent=agent)
+    response = client.get(f"{reverse('admin:calls_call_changelist')}?{query}", follow=True)
+    assert response.status_code == 200
+    assert "That filter cannot be used" in response.text
