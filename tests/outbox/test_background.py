@@ -49,7 +49,24 @@ def test_a_failing_task_is_logged_and_the_others_still_run(caplog):
 
 
 @pytest.mark.django_db
-def test_the_command_runs_the_whole_schedule_once(experiment, operator):
+def test_the_command_runs_the_whole_schedule_once(experiment, operator, caplog):
     experiment_start(experiment=experiment, user=operator)
     call_command("background", "--once")
     assert ResultSnapshot.objects.filter(experiment=experiment).exists()
+    assert "failed" not in caplog.text  # every task of the schedule is known and ran
+
+
+def test_the_command_knows_every_task_of_the_schedule_in_a_fresh_process():
+    """In a new process only what was imported is registered: the drain was unknown there."""
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup();"
+        "from celery import current_app; from django.conf import settings;"
+        "current_app.loader.import_default_modules();"
+        "missing = [e['task'] for e in settings.CELERY_BEAT_SCHEDULE.values()"
+        " if e['task'] not in current_app.tasks]; print(missing)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -50,6 +50,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once=False, every=5.0, **options):
+        current_app.loader.import_default_modules()  # every app's tasks.py, as a worker does
         schedule, last_run = settings.CELERY_BEAT_SCHEDULE, {}
         self.stdout.write(f"Background jobs in this process: {', '.join(schedule)}.")
         while True:
