@@ -1,8 +1,11 @@
+import re
+
 import pytest
 from django.urls import reverse
 
 from apps.calls.models import Call
 from apps.experiments.services import experiment_start
+from apps.results.services import results_compute
 from tests.factories import CallFactory
 from tests.results.helpers import add_calls
 
@@ -103,3 +106,52 @@ def test_planner_explains_what_it_needs(client, operator):
     client.force_login(operator)
     page = client.get(reverse("results:plan"), {"agent": "", "min_lift_percent": "x"}).text
     assert "Pick an agent, a goal and the smallest lift" in page
+
+
+def visible(html: str) -> str:
+    """What a person reads: the page without its scripts' data (the charts' JSON)."""
+    return re.sub(r"<script.*?</script>", "", html, flags=re.S)
+
+
+def test_after_apply_and_rollback_the_page_says_only_what_is_still_true(
+    client, viewer, manager, experiment, operator
+):
+    """Issue 13 item 3: an applied experiment still said "Safe to apply" and "days to go", and
+    after a rollback still said the winner "is now" the agent's prompt."""
+    from apps.agents.services import prompt_rollback
+    from apps.experiments.services import experiment_stop, winner_apply
+
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=6000)
+    client.force_login(viewer)
+    running = client.get(reverse("results:panel", args=[experiment.pk])).text
+    assert "Safe to apply" in running
+
+    experiment_stop(experiment=experiment, user=operator)
+    stopped = client.get(reverse("results:panel", args=[experiment.pk])).text
+    assert "to go at the current volume" not in stopped
+    winner_apply(experiment=experiment, variant_key="b", user=manager)
+    panel = visible(client.get(reverse("results:panel", args=[experiment.pk])).text)
+    assert "Winner found" in panel and "Safe to apply" not in panel
+    page = client.get(experiment.get_absolute_url()).text
+    agent = experiment.agent
+    assert f"it is now {agent.name}'s prompt." in page
+
+    agent.refresh_from_db()
+    first = agent.versions.get(number=1)
+    prompt_rollback(agent=agent, version=first, user=operator, reason="Back to v1")
+    page = client.get(experiment.get_absolute_url()).text
+    assert "it is now v1" in page and f"it is now {agent.name}'s prompt" not in page
+
+
+def test_the_apply_page_badge_reads_in_words(client, manager, experiment, operator):
+    from apps.experiments.services import experiment_stop
+
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=200)
+    experiment_stop(experiment=experiment, user=operator)
+    results_compute(experiment=experiment, frozen=True)  # what the queued freeze does
+    client.force_login(manager)
+    page = client.get(reverse("experiments:apply", args=[experiment.pk]) + "?variant=b").text
+    badge = re.search(r'<p class="verdict-line"><span class="badge[^>]*>([^<]*)<', page).group(1)
+    assert badge in ("Not yet", "Inconclusive", "Wait"), badge

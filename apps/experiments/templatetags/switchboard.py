@@ -58,3 +58,29 @@ def pvalue(value):
     if value is None:
         return "—"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+VERDICT_LABELS = {
+    "winning": "Winning",
+    "losing": "Losing",
+    "no_difference_yet": "Not yet",
+    "inconclusive": "Inconclusive",
+    "srm": "Split problem",
+    "guardrail": "Guardrail worse",
+    "guardrail_pending": "Wait",
+}
+
+
+@register.filter
+def verdict_label(code):
+    """A verdict code as a badge reads: "no_difference_yet" -> "Not yet"."""
+    return VERDICT_LABELS.get(code, str(code or "").replace("_", " ").capitalize())
+
+
+@register.filter
+def as_of(sentence, experiment):
+    """A stored verdict sentence as it is true now: once a winner is applied, "Safe to apply."
+    is done, not advice."""
+    if getattr(experiment, "status", "") == "applied":
+        return str(sentence).replace(" Safe to apply.", "")
+    return sentence
