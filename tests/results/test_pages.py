@@ -155,3 +155,17 @@ def test_the_apply_page_badge_reads_in_words(client, manager, experiment, operat
     page = client.get(reverse("experiments:apply", args=[experiment.pk]) + "?variant=b").text
     badge = re.search(r'<p class="verdict-line"><span class="badge[^>]*>([^<]*)<', page).group(1)
     assert badge in ("Not yet", "Inconclusive", "Wait"), badge
+
+
+def test_a_stopped_test_is_not_told_to_keep_running(client, viewer, experiment, operator):
+    from apps.experiments.services import experiment_stop
+
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=1500)
+    experiment_stop(experiment=experiment, user=operator)
+    results_compute(experiment=experiment, frozen=True)
+    client.force_login(viewer)
+    panel = visible(client.get(reverse("results:panel", args=[experiment.pk])).text)
+    assert "Better, but wait for the guardrails" in panel
+    assert "Keep the test running" not in panel and "more calls per version" not in panel
+    assert "The test stopped before that was shown: applying needs a written reason." in panel

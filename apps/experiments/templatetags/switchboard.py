@@ -1,4 +1,5 @@
 import math
+import re
 
 from django import template
 
@@ -77,10 +78,27 @@ def verdict_label(code):
     return VERDICT_LABELS.get(code, str(code or "").replace("_", " ").capitalize())
 
 
+# Advice in a stored verdict that stops being true once the experiment stops, and what it
+# says then (None: nothing). "Safe to apply." stays advice until the winner is applied.
+AFTER_STOP = (
+    (
+        re.compile(r" Keep the test running before applying (it|one)\."),
+        " The test stopped before that was shown: applying needs a written reason.",
+    ),
+    (re.compile(r" About [\d,]+ more calls per version are needed\."), ""),
+    (re.compile(r" Keep the test running\."), " The test stopped before it was clear."),
+)
+
+
 @register.filter
 def as_of(sentence, experiment):
-    """A stored verdict sentence as it is true now: once a winner is applied, "Safe to apply."
-    is done, not advice."""
-    if getattr(experiment, "status", "") == "applied":
-        return str(sentence).replace(" Safe to apply.", "")
+    """A stored verdict sentence as it is true now: a stopped test is not kept running, and
+    once a winner is applied, "Safe to apply." is done, not advice."""
+    status = getattr(experiment, "status", "")
+    sentence = str(sentence)
+    if status in ("stopped", "applied"):
+        for advice, now in AFTER_STOP:
+            sentence = advice.sub(now, sentence)
+    if status == "applied":
+        sentence = sentence.replace(" Safe to apply.", "")
     return sentence
