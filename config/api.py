@@ -89,8 +89,8 @@ def calls_accept_a_list(result, generator, request, public):
 # here once, from what each view is (its permission, its path, whether it reads a body), so
 # that no operation can forget one (schemathesis checks every status against the schema).
 ERRORS = {
-    "400": "The body is not valid JSON, a field is not valid, or a rule refused the change; "
-    "`error` says what to fix.",
+    "400": "The body is not valid JSON, a field or parameter is not valid (a NUL anywhere in "
+    "the request), or a rule refused the change; `error` says what to fix.",
     "401": "No API key, or one that is unknown or was revoked.",
     "403": "A router key where an admin key is needed, or a key limited to some agents "
     "doing what concerns them all.",
@@ -104,9 +104,8 @@ LOOKS_UP_BY_BODY = {"create_experiment"}  # the agent named in the body may not 
 
 
 def _error_statuses(path: str, method: str, operation: dict, admin_only: bool) -> list[str]:
-    codes = ["401", "503"]
-    if method != "get":
-        codes.append("400")
+    # 400 everywhere: a NUL in the address or query is refused before any view (config/middleware).
+    codes = ["400", "401", "503"]
     if "requestBody" in operation:
         codes.append("413")
         if operation["operationId"] not in READS_RAW_BODY:
