@@ -13,9 +13,11 @@ from apps.experiments import selectors
 from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
 from apps.experiments.services import (
     experiment_create,
+    experiment_delete,
     experiment_start,
     experiment_stop,
-    variant_fork,
+    experiment_update,
+    variant_add,
     variant_pause,
     variant_resume,
     weights_set,
@@ -98,6 +100,39 @@ class ExperimentIn(JsonInput):
         help_text="Smallest change worth detecting: relative for rates and duration "
         "(0.05 = 5%), in points for sentiment (0.05 = 0.05 points on -1..1).",
     )
+
+
+class DraftIn(JsonInput):
+    """A draft's settings; any left out keep their value."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="The hypothesis."
+    )
+    goal = GoalSerializer(required=False)
+    unit = serializers.ChoiceField(Unit.values, required=False)
+    guardrails = serializers.ListField(
+        child=serializers.ChoiceField(Guardrail.values), required=False
+    )
+    min_lift = serializers.FloatField(required=False)
+    optimize = serializers.BooleanField(
+        required=False, help_text="Only for conversion and custom goals."
+    )
+
+    def settings_of(self, experiment) -> dict:
+        data = dict(self.validated_data)
+        goal = data.pop("goal", None) or {"goal_kind": experiment.goal_kind}
+        if goal["goal_kind"] == experiment.goal_kind:
+            goal = {
+                "goal_direction": experiment.goal_direction,
+                "goal_criteria": experiment.goal_criteria,
+                **goal,
+            }
+        current = {
+            field: getattr(experiment, field)
+            for field in ("name", "description", "unit", "guardrails", "min_lift", "optimize")
+        }
+        return {**current, **data, **goal}
 
 
 class VariantIn(JsonInput):
@@ -192,6 +227,33 @@ class ExperimentView(APIView):
     def get(self, request, pk):
         return Response(ExperimentOut(_experiment(request, pk)).data)
 
+    @extend_schema(
+        operation_id="update_draft",
+        request=DraftIn,
+        responses=ExperimentOut,
+        tags=["Experiments"],
+        description="Change a draft's settings; any left out keep their value. Refused (400) "
+        "once the experiment has started.",
+    )
+    def patch(self, request, pk):
+        experiment, serializer = _experiment(request, pk), DraftIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        experiment_update(
+            experiment=experiment, user=request.auth.label, **serializer.settings_of(experiment)
+        )
+        return _out(pk)
+
+    @extend_schema(
+        operation_id="delete_draft",
+        request=None,
+        responses={204: None},
+        tags=["Experiments"],
+        description="Delete a draft and its variants. Refused (400) once it has started.",
+    )
+    def delete(self, request, pk):
+        experiment_delete(experiment=_experiment(request, pk), user=request.auth.label)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class VariantsView(APIView):
     @extend_schema(
@@ -199,10 +261,12 @@ class VariantsView(APIView):
         request=VariantIn,
         responses={201: ExperimentOut},
         tags=["Experiments"],
+        description="Add a variant to a draft; the traffic is then split evenly over all "
+        "variants (whole percents adding up to 100), so the draft can start as it is.",
     )
     def post(self, request, pk):
         experiment, data = _experiment(request, pk), _valid(VariantIn, request)
-        variant_fork(
+        variant_add(
             experiment=experiment,
             name=data["name"],
             body=data.get("prompt"),

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from apps.agents.models import Agent
 from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
+from apps.experiments.services import OPTIMIZE_GOALS
 
 GOAL_CHOICES = [
     ("conversion", "Conversion: more calls end in a successful outcome"),
@@ -67,9 +68,8 @@ class ExperimentForm(forms.Form):
     optimize = forms.BooleanField(
         required=False,
         label="Optimize (traffic shifts to the best variant)",
-        help_text="For conversion and custom goals. Instead of a fixed split, traffic moves "
-        "hourly toward the variant most likely to be best (each keeps at least 1%). "
-        "Leave off to test with a fixed split.",
+        help_text="Instead of a fixed split, traffic moves hourly toward the variant most "
+        "likely to be best (each keeps at least 1%). Leave off to test with a fixed split.",
     )
     min_lift_percent = forms.FloatField(
         initial=5,
@@ -91,8 +91,15 @@ class ExperimentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("goal_kind") == GoalKind.SENTIMENT and data.get("min_effect_points") is None:
+        goal = data.get("goal_kind")
+        if goal == GoalKind.SENTIMENT and data.get("min_effect_points") is None:
             self.add_error("min_effect_points", "Say the smallest change worth detecting.")
+        if data.get("optimize") and goal not in OPTIMIZE_GOALS:
+            self.add_error(
+                "optimize",
+                "Optimize works only for conversion and custom goals, whose calls pass or "
+                "fail; this goal is tested with a fixed split.",
+            )
         return data
 
     def service_kwargs(self) -> dict:
@@ -101,6 +108,7 @@ class ExperimentForm(forms.Form):
         sentiment = data["goal_kind"] == GoalKind.SENTIMENT
         return {
             "agent": data["agent"],
+            "optimize": data["optimize"],
             "name": data["name"],
             "description": data["description"],
             "goal_kind": data["goal_kind"],
@@ -110,6 +118,38 @@ class ExperimentForm(forms.Form):
             "unit": data["unit"],
             # min_lift is relative for rates and duration, points for sentiment
             "min_lift": data["min_effect_points"] if sentiment else data["min_lift_percent"] / 100,
+        }
+
+
+class DraftForm(ExperimentForm):
+    """A draft's settings, edited: everything but its agent, whose prompt is the control."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["agent"]
+
+    def service_kwargs(self) -> dict:
+        self.cleaned_data["agent"] = None
+        kwargs = super().service_kwargs()
+        del kwargs["agent"]
+        return kwargs
+
+    @staticmethod
+    def initial_for(experiment) -> dict:
+        sentiment = experiment.goal_kind == GoalKind.SENTIMENT
+        return {
+            "name": experiment.name,
+            "description": experiment.description,
+            "goal_kind": experiment.goal_kind,
+            "goal_direction": experiment.goal_direction
+            if experiment.goal_kind == GoalKind.DURATION
+            else Direction.LOWER,
+            "goal_criteria": experiment.goal_criteria,
+            "guardrails": experiment.guardrails,
+            "unit": experiment.unit,
+            "optimize": experiment.optimize,
+            "min_lift_percent": 5 if sentiment else round(experiment.min_lift * 100, 4),
+            "min_effect_points": experiment.min_lift if sentiment else 0.05,
         }
 
 

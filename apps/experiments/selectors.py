@@ -1,6 +1,12 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q
 
-from apps.experiments.models import Experiment, Status, Variant
+from apps.agents.models import Agent
+from apps.audit.models import AuditEntry
+from apps.experiments.models import Experiment, GoalKind, Status, Variant
 
 
 def experiments_for_list(*, status: str = "", query: str = ""):
@@ -51,3 +57,150 @@ def variant_verdict(experiment, key: str) -> dict | None:
             "these results were computed.",
         }
     return verdict
+
+
+def agent_for_link(raw: str):
+    """The agent a "New experiment on …" link names, by slug or by id; None when neither."""
+    raw = (raw or "").strip()
+    agents = Agent.objects.filter(current_version__isnull=False)
+    agent = agents.filter(slug=raw).first() if raw else None
+    if agent is None and raw.isdigit() and len(raw) < 19:
+        agent = agents.filter(pk=int(raw)).first()
+    return agent
+
+
+def limits_for_draft(*, agent, goal_kind: str, exclude=None) -> list[str]:
+    """What will keep a draft from starting, said while it is written: another experiment
+    running on the agent, a custom goal with no LLM judge to score it."""
+    notes = []
+    other = None
+    if agent is not None:
+        other = agent.experiments.filter(status=Status.RUNNING).exclude(pk=exclude).first()
+    if other is not None:
+        notes.append(
+            f"“{other.name}” is running on {agent.name} now. You can draft this one, but it "
+            "can start only after that one stops: one experiment runs per agent at a time."
+        )
+    if goal_kind == GoalKind.CUSTOM and not all((settings.JUDGE_BASE_URL, settings.JUDGE_MODEL)):
+        notes.append(
+            "A custom goal needs an LLM judge to score each call, and this site has none set "
+            "up. You can draft it, but before it can start an administrator sets JUDGE_BASE_URL "
+            "and JUDGE_MODEL, or the experiment gets its own judge."
+        )
+    return notes
+
+
+def start_limits(experiment) -> list[str]:
+    """Why a draft cannot start yet, in words, before anyone presses Start."""
+    if experiment.status != Status.DRAFT:
+        return []
+    notes = limits_for_draft(
+        agent=experiment.agent, goal_kind=GoalKind.CONVERSION, exclude=experiment.pk
+    )
+    if experiment.goal_kind == GoalKind.CUSTOM and not all(experiment.judge):
+        notes.append(
+            "A custom goal needs an LLM judge to score each call, and none is set up for this "
+            "experiment, so it cannot start yet. Ask an administrator to set JUDGE_BASE_URL and "
+            "JUDGE_MODEL, or give this experiment its own judge."
+        )
+    return notes
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    who: str
+    words: str
+    kind: str  # drafted, started, split, paused, resumed, judge, stopped, applied, rolled_back
+
+
+def experiment_timeline(experiment) -> list[TimelineEvent]:
+    """What happened to the experiment, oldest first, from the audit log: drafted, started,
+    split changed, a variant paused or resumed, the judge changed, stopped, applied and the
+    agent's prompt rolled back from the winner. Editing a draft is left out: until the start
+    nothing reached a caller."""
+    entries = AuditEntry.objects.filter(
+        object_type="experiment", object_id=str(experiment.pk)
+    ).order_by("created_at", "id")
+    names = {v.key: v.name for v in experiment.variants.all()}
+    events, started = [], False
+    for entry in entries:
+        started = started or entry.action == "experiment.start"
+        event = _timeline_event(entry, experiment, names, started)
+        if event is not None:
+            events.append(event)
+    return events + _rollbacks(experiment)
+
+
+def _name(names: dict, key: str) -> str:
+    return names.get(key) or ("Control" if key == "control" else f"Variant {key.upper()}")
+
+
+def _moved(entry) -> tuple[str | None, str | None]:
+    """The variant a pause sent to 0% and the one a resume brought back from 0%."""
+    before, after = entry.before or {}, entry.after or {}
+    paused = next((k for k, w in after.items() if w == 0 and before.get(k)), None)
+    resumed = next((k for k, w in after.items() if w and before.get(k) == 0), None)
+    return paused, resumed
+
+
+FIXED_WORDS = {
+    "experiment.create": ("drafted", "Drafted the experiment"),
+    "experiment.start": ("started", "Started it: routers began sending callers to the variants"),
+    "experiment.stop": (
+        "stopped",
+        "Stopped it: every call went back to the control and the results were frozen",
+    ),
+    "judging.resume": ("judge", "Judging resumed"),
+    "judging.criterion": ("judge", "Changed the judge's criterion"),
+}
+
+
+def _timeline_event(entry, experiment, names, started) -> TimelineEvent | None:
+    after = entry.after or {}
+    reason = f": “{entry.reason}”" if entry.reason else ""
+    kind, words = FIXED_WORDS.get(entry.action, (None, ""))
+    if entry.action == "experiment.weights" and started:
+        split = ", ".join(f"{_name(names, k)} {w}%" for k, w in after.items())
+        kind, words = "split", f"Changed the split to {split}"
+    elif entry.action == "variant.pause":
+        kind, words = "paused", f"Paused {_name(names, _moved(entry)[0] or '?')}{reason}"
+    elif entry.action == "variant.resume":
+        kind, words = "resumed", f"Resumed {_name(names, _moved(entry)[1] or '?')}"
+    elif entry.action == "experiment.apply":
+        version = f" (v{after['version']})" if after.get("version") else ""
+        kind = "applied"
+        words = (
+            f"Applied {_name(names, after.get('variant', ''))}{version}: it became "
+            f"{experiment.agent.name}'s prompt{reason}"
+        )
+    elif entry.action.startswith("judging.") and kind is None:
+        kind, words = "judge", f"{entry.action_words[:1].upper()}{entry.action_words[1:]}{reason}"
+    if kind is None:
+        return None
+    return TimelineEvent(at=entry.created_at, who=entry.actor_label, words=words, kind=kind)
+
+
+def _rollbacks(experiment) -> list[TimelineEvent]:
+    """Rollbacks of the agent's prompt away from this experiment's applied winner."""
+    if experiment.status != Status.APPLIED or experiment.applied_at is None:
+        return []
+    version = experiment.winner.prompt_version.number
+    entries = AuditEntry.objects.filter(
+        object_type="agent",
+        object_id=str(experiment.agent_id),
+        action="prompt.rollback",
+        created_at__gte=experiment.applied_at,
+        before__version=version,
+    ).order_by("created_at", "id")
+    return [
+        TimelineEvent(
+            at=entry.created_at,
+            who=entry.actor_label,
+            words=f"Rolled {experiment.agent.name}'s prompt back from v{version} to "
+            f"v{(entry.after or {}).get('version')}"
+            + (f": “{entry.reason}”" if entry.reason else ""),
+            kind="rolled_back",
+        )
+        for entry in entries
+    ]

@@ -8,8 +8,14 @@ from django.views.decorators.http import require_POST
 
 from apps.agents.diffing import prompt_diff
 from apps.experiments import selectors, services
-from apps.experiments.forms import ApplyForm, ExperimentForm, VariantForm, add_service_errors
-from apps.experiments.models import Status
+from apps.experiments.forms import (
+    ApplyForm,
+    DraftForm,
+    ExperimentForm,
+    VariantForm,
+    add_service_errors,
+)
+from apps.experiments.models import Experiment, Status
 from config.inputs import whole_number
 
 RUN = "experiments.run_experiment"
@@ -29,7 +35,9 @@ def experiment_list(request):
 
 @permission_required("experiments.add_experiment", raise_exception=True)
 def experiment_new(request):
-    form = ExperimentForm(request.POST or None, initial={"agent": request.GET.get("agent")})
+    # Links name the agent by slug or, from older pages, by id; the form's choices are slugs.
+    agent = selectors.agent_for_link(request.GET.get("agent", ""))
+    form = ExperimentForm(request.POST or None, initial={"agent": agent and agent.slug})
     if request.method == "POST" and form.is_valid():
         try:
             experiment = services.experiment_create(user=request.user, **form.service_kwargs())
@@ -42,7 +50,62 @@ def experiment_new(request):
                 "add a variant to compare with it.",
             )
             return redirect(experiment)
-    return render(request, "experiments/experiment_new.html", {"form": form})
+    return render(request, "experiments/experiment_new.html", _form_context(form))
+
+
+def _form_context(form, experiment=None) -> dict:
+    """The form and what will keep the draft from starting, for the agent and goal on it."""
+    if experiment is not None:
+        agent = experiment.agent
+    else:
+        agent = selectors.agent_for_link(form["agent"].value() or "")
+    goal = form["goal_kind"].value()
+    limits = selectors.limits_for_draft(
+        agent=agent, goal_kind=goal, exclude=experiment and experiment.pk
+    )
+    return {"form": form, "experiment": experiment, "limits": limits}
+
+
+@permission_required("experiments.add_experiment", raise_exception=True)
+def draft_limits(request):
+    """The limits of the draft being written, refreshed as its agent and goal change."""
+    form = ExperimentForm(request.GET)
+    experiment = None
+    if whole_number(request.GET.get("experiment")):
+        experiment = Experiment.objects.filter(pk=whole_number(request.GET["experiment"])).first()
+    return render(
+        request, "experiments/experiment_new.html#limits", _form_context(form, experiment)
+    )
+
+
+@permission_required(RUN, raise_exception=True)
+def experiment_edit(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    form = DraftForm(request.POST or None, initial=DraftForm.initial_for(experiment))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.experiment_update(
+                experiment=experiment, user=request.user, **form.service_kwargs()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect(experiment)
+    return render(request, "experiments/experiment_new.html", _form_context(form, experiment))
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def experiment_delete(request, pk):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    try:
+        services.experiment_delete(experiment=experiment, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(experiment)
+    messages.success(request, f"Draft “{experiment.name}” deleted.")
+    return redirect("experiments:list")
 
 
 def experiment_detail(request, pk):
@@ -58,6 +121,8 @@ def _detail(experiment, **extra) -> dict:
         "weights": {v.key: v.weight for v in variants},
         "total": 100,
         "expected_version": experiment.weights_version,
+        "limits": selectors.start_limits(experiment),
+        "timeline": selectors.experiment_timeline(experiment),
         **extra,
     }
 
@@ -120,9 +185,27 @@ def _lifecycle(request, pk, action, done: str):
 @require_POST
 @permission_required(RUN, raise_exception=True)
 def experiment_start(request, pk):
-    return _lifecycle(
-        request, pk, services.experiment_start, "Started. Routers now send callers to the variants."
-    )
+    """Start with the split on screen: the page sends the sliders' values along when they
+    differ from the saved split, and they are saved first."""
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    typed = {
+        v.key: request.POST[f"w_{v.key}"]
+        for v in experiment.variants.all()
+        if f"w_{v.key}" in request.POST
+    }
+    try:
+        services.experiment_start_with_weights(
+            experiment=experiment,
+            user=request.user,
+            weights=_as_numbers(typed) if typed else None,
+            expected_version=_int_or_none(request.POST.get("expected_version")),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        saved = " The split on screen was saved first." if typed else ""
+        messages.success(request, f"Started. Routers now send callers to the variants.{saved}")
+    return redirect(experiment)
 
 
 @require_POST
@@ -154,11 +237,35 @@ def variant_resume(request, pk, key):
 def variant_new(request, pk):
     experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
     try:
-        variant = services.variant_fork(experiment=experiment, user=request.user)
+        variant = services.variant_add(experiment=experiment, user=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(experiment)
+    messages.success(
+        request, f"{variant.name} added; traffic is split evenly: {_split_words(experiment)}."
+    )
     return redirect("experiments:variant", pk=pk, key=variant.key)
+
+
+def _split_words(experiment) -> str:
+    variants = experiment.variants.order_by("-is_control", "key")  # fresh, not the prefetch
+    return ", ".join(f"{v.name} {v.weight}%" for v in variants)
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def variant_remove(request, pk, key):
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    variant = get_object_or_404(experiment.variants, key=key)
+    try:
+        services.variant_remove(experiment=experiment, variant_key=key, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"{variant.name} removed. The split is now {_split_words(experiment)}."
+        )
+    return redirect(experiment)
 
 
 @permission_required(RUN, raise_exception=True)

@@ -16,6 +16,7 @@
       total.textContent = sum + "%";
       total.classList.toggle("bad", sum !== 100);
       sliders.forEach((slider, i) => { slider.value = value(numbers[i]); });
+      startWithSplitOnScreen(form, numbers);
     };
     const assign = (values) => {
       numbers.forEach((input, i) => { input.value = values[i]; });
@@ -50,6 +51,34 @@
       }
     }));
     show();
+  }
+
+  // Start uses the split the person sees: while the numbers differ from the saved split, the
+  // Start form carries them (the server saves them first) and its question says so.
+  function startWithSplitOnScreen(form, numbers) {
+    const start = document.querySelector("form[data-start]");
+    if (!start) return;
+    start.dataset.savedConfirm = start.dataset.savedConfirm || start.dataset.confirm;
+    start.querySelectorAll("[data-on-screen]").forEach((el) => el.remove());
+    // data-unsaved: the server refused these numbers, so what is on screen is not the saved split
+    const changed = form.hasAttribute("data-unsaved") ||
+      numbers.some((input) => input.value !== input.defaultValue);
+    if (!changed) { start.dataset.confirm = start.dataset.savedConfirm; return; }
+    const carry = (name, value) => {
+      const input = document.createElement("input");
+      Object.assign(input, { type: "hidden", name, value });
+      input.dataset.onScreen = "";
+      start.append(input);
+    };
+    numbers.forEach((input) => carry(input.name, input.value));
+    const version = form.querySelector("[name=expected_version]");
+    if (version) carry("expected_version", version.value);
+    const split = numbers.map((input) => {
+      const label = form.querySelector(`label[for="${input.id}"]`);
+      return `${label ? label.textContent.trim() : input.name} ${input.value || 0}%`;
+    }).join(", ");
+    start.dataset.confirm = `Start “${start.dataset.name}” with the split on screen (${split})? ` +
+      "It is not saved yet: it is saved first, then routers start sending callers to the variants.";
   }
 
   function init(root) { (root || document).querySelectorAll("form.traffic").forEach(setup); }

@@ -5,6 +5,15 @@ a person can read and, because each runs in one transaction, writes nothing when
 `user` is whoever acts: a person, or a string naming an API key or a job.
 """
 
+from apps.experiments.services.drafts import (
+    OPTIMIZE_GOALS,
+    even_weights,
+    experiment_delete,
+    experiment_start_with_weights,
+    experiment_update,
+    variant_add,
+    variant_remove,
+)
 from apps.experiments.services.lifecycle import (
     experiment_create,
     experiment_start,
@@ -20,12 +29,19 @@ from apps.experiments.services.variants import (
 )
 
 __all__ = [
+    "OPTIMIZE_GOALS",
     "VARIANT_KEYS",
+    "even_weights",
     "experiment_create",
+    "experiment_delete",
     "experiment_start",
+    "experiment_start_with_weights",
     "experiment_stop",
+    "experiment_update",
+    "variant_add",
     "variant_fork",
     "variant_pause",
+    "variant_remove",
     "variant_resume",
     "variant_update",
     "variant_update_prompt",
