@@ -3,13 +3,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
+from django.shortcuts import render
+from django.template import loader
 from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csp import csp_override
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from config.api import error_json
 
 READY_TIMEOUT_SECONDS = 2
 
@@ -70,6 +74,40 @@ api_docs = csp_override(
     }
 )(SpectacularSwaggerSplitView.as_view(url_name="schema"))
 
+
+# Refusals and failures read as pages of the site, saying what happened and what to do next;
+# API clients read JSON, as from every other answer of the API.
+def _api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    if _api(request):
+        return error_json(404, "There is no such address in the API; see /api/docs/.")
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception):
+    if _api(request):
+        return error_json(403, "This key may not do that.")
+    return render(request, "403.html", status=403)
+
+
+def server_error(request):
+    """Rendered without the request's context: whatever failed (the database, a context
+    processor) must not fail this page too."""
+    if _api(request):
+        return error_json(
+            500,
+            "Something went wrong on Switchboard's side. Retry; if it keeps failing, tell "
+            "whoever runs this server.",
+        )
+    return HttpResponseServerError(loader.render_to_string("500.html"))
+
+
+handler403 = permission_denied
+handler404 = page_not_found
+handler500 = server_error
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -6,6 +6,9 @@ ACTION_WORDS = {
     "prompt.update": "saved a new current prompt",
     "prompt.rollback": "rolled the prompt back",
     "experiment.create": "drafted the experiment",
+    "experiment.update": "changed a draft's settings",
+    "experiment.delete": "deleted a draft",
+    "variant.remove": "removed a variant from a draft",
     "variant.fork": "added a variant",
     "variant.update_prompt": "edited a variant's prompt",
     "variant.update": "saved a variant",
@@ -25,6 +28,33 @@ ACTION_WORDS = {
     "api_key.update": "changed an API key's name or agents",
     "api_key.revoke": "revoked an API key",
 }
+
+
+FIELD_WORDS = {
+    "config": "configuration overrides",
+    "description": "hypothesis",
+    "goal_kind": "goal",
+    "goal_direction": "better when",
+    "goal_criteria": "judge's criterion",
+    "min_lift": "smallest change worth detecting",
+    "unit": "who gets which variant",
+}
+
+
+def in_words(value):
+    """A value as a person reads it: empty ones as words, objects and lists as plain text;
+    numbers and other text unchanged."""
+    if value is None or value == {} or value == []:
+        return "none"
+    if value == "":
+        return "empty"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {in_words(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(in_words(item)) for item in value)
+    return value
 
 
 class AuditEntry(models.Model):
@@ -57,10 +87,22 @@ class AuditEntry(models.Model):
 
     @property
     def changes(self) -> list[tuple[str, object, object]]:
-        """(field, before, after) for each field named on either side, for people to read."""
+        """(field, before, after) for people to read: a field that did not change is left
+        out, empty values are words, a side that does not name the field is None."""
         before, after = self.before or {}, self.after or {}
-        keys = list(dict.fromkeys([*before, *after]))
-        return [(key, before.get(key), after.get(key)) for key in keys]
+        keys = [
+            key
+            for key in dict.fromkeys([*before, *after])
+            if not (key in before and key in after and before[key] == after[key])
+        ]
+        return [
+            (
+                FIELD_WORDS.get(key, key),
+                in_words(before[key]) if key in before else None,
+                in_words(after[key]) if key in after else None,
+            )
+            for key in keys
+        ]
 
 
 class ChangeCounter(models.Model):

@@ -161,7 +161,8 @@ def _timeline_event(entry, experiment, names, started) -> TimelineEvent | None:
     reason = f": “{entry.reason}”" if entry.reason else ""
     kind, words = FIXED_WORDS.get(entry.action, (None, ""))
     if entry.action == "experiment.weights" and started:
-        split = ", ".join(f"{_name(names, k)} {w}%" for k, w in after.items())
+        ordered = sorted(after.items(), key=lambda item: (item[0] != "control", item[0]))
+        split = ", ".join(f"{_name(names, k)} {w}%" for k, w in ordered)
         kind, words = "split", f"Changed the split to {split}"
     elif entry.action == "variant.pause":
         kind, words = "paused", f"Paused {_name(names, _moved(entry)[0] or '?')}{reason}"
