@@ -108,6 +108,14 @@ class Experiment(models.Model):
         "ranges, set at start and moved minimally by every split change; empty = the "
         "consecutive ranges of the weights (a draft, or one started before layouts).",
     )
+    phases = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Each period of one traffic split while running: [{number, started_at, "
+        "weights: {variant id: percent}}], oldest first. Results are analysed per phase "
+        "and combined, so a split change cannot make one variant look better.",
+    )
     winner = models.ForeignKey(
         "experiments.Variant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

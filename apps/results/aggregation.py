@@ -5,9 +5,18 @@ who calls three times is one unit whose value is (sum over their calls) / (their
 a ratio metric, so repeat callers do not inflate significance. In per-call experiments each
 call is its own unit (the ratio's denominator is then always 1, i.e. a plain mean).
 
-The inner query groups by (variant, unit) and yields, for each metric, the unit's sum and
-count of non-empty values; the outer query sums those per variant into n, sums, sums of
-squares and cross products. Works on PostgreSQL and on SQLite (the embedded default).
+Units are counted per phase of the split (`Experiment.phases`), so that the analysis can
+compare the arms within each phase (apps.stats.strata) and the split check can count units
+against the split they were assigned under. A call's phase is the one running when it
+started. A caller belongs to the variant and the phase of their first call in the
+experiment; if a later split change moved their bucket, their calls with the other variant
+are left out (they are neither a new caller of it nor the first variant's treatment), so a
+split change cannot add returning callers to the variants that gained share.
+
+The inner query groups by (variant, phase, unit) and yields, for each metric, the unit's
+sum and count of non-empty values; the outer query sums those per (variant, phase) into n,
+sums, sums of squares and cross products. Works on PostgreSQL and on SQLite (the embedded
+default).
 
 Values outside what a call can be are ignored, as if the call had not reported them: rows
 stored before ingestion refused them may hold a duration of Infinity or 1e308, whose sums
@@ -16,12 +25,15 @@ rather than clamped: Infinity is not a long call, and counting it as a day-long 
 move the mean by a call that never happened. The call still counts for its other metrics.
 """
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import connection
 
 from apps.stats.types import RatioStats
 
+SPLIT_CHECK_MARGIN = timedelta(seconds=60)  # see _checked
 MAX_DURATION_SECONDS = 86_400  # as the call report schema and the call_duration_range check
 # One call's duration and sentiment, NULL when outside what a call can be (NaN included:
 # PostgreSQL orders NaN above every number, so it fails the upper bound).
@@ -55,10 +67,17 @@ NOT_JUDGED = (
 
 @dataclass(frozen=True)
 class ArmData:
+    """One variant's sufficient statistics: over all its units (`metrics`) and per phase of
+    the split (`phases`: phase index -> metric -> stats, and `units_by_phase`)."""
+
     variant_id: int
     calls: int
     units: int
     metrics: dict[str, RatioStats]
+    phases: dict[int, dict[str, RatioStats]] = field(default_factory=dict)
+    # Units per phase for the split check: those whose first call was not within a minute
+    # of a split change (see `_checked`).
+    units_by_phase: dict[int, int] = field(default_factory=dict)
 
 
 def _inner_columns() -> str:
@@ -78,8 +97,37 @@ def _outer_columns() -> str:
     return ",\n".join(parts)
 
 
-def aggregate_sql(*, unit: str, duration_cap: float | None, judged: bool = False) -> str:
-    unit_column = "c.caller" if unit == "caller" else "c.id"
+def _phase_of(column: str, boundaries: int) -> str:
+    """SQL for the index of the phase running at `column` (a start time): phase i from the
+    i-th boundary on; earlier times belong to the first phase. One %s per boundary after
+    the first, latest first."""
+    if boundaries < 2:
+        return "0"
+    whens = " ".join(f"WHEN {column} >= %s THEN {i}" for i in range(boundaries - 1, 0, -1))
+    return f"CASE {whens} ELSE 0 END"
+
+
+def _checked(column: str, boundaries: int) -> str:
+    """SQL: 1 when `column` is more than SPLIT_CHECK_MARGIN from every phase boundary, else 0.
+
+    A router learns of a new split within a second or so, and its clock may differ from
+    ours by a few seconds: a call started just after a pause may still have been sent to
+    the paused variant. Such calls are analysed as usual but not counted by the split check,
+    which would read one unit on a paused variant as a broken split. The two CASEs place the
+    time against the boundaries moved earlier and later by the margin: they agree when no
+    boundary is within the margin. Parameters: the boundaries moved earlier, then later."""
+    if boundaries < 2:
+        return "1"
+    early_and_late = f"{_phase_of(column, boundaries)} = {_phase_of(column, boundaries)}"
+    return f"CASE WHEN {early_and_late} THEN 1 ELSE 0 END"
+
+
+def aggregate_sql(
+    *, unit: str, duration_cap: float | None, judged: bool = False, phases: int = 1
+) -> str:
+    """The query. Its parameters: the judge's (criterion, model, prompt version) when
+    `judged`, the phase boundaries (see `_phase_of` and `_checked`) and the experiment id,
+    in the order `aggregate` passes them."""
     duration = (
         VALID_DURATION
         if duration_cap is None
@@ -88,16 +136,33 @@ def aggregate_sql(*, unit: str, duration_cap: float | None, judged: bool = False
             f"THEN {float(duration_cap)!r} ELSE {VALID_DURATION} END"
         )
     )
+    counted = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
+    if unit == "caller":
+        # Each caller's first call: its variant and phase are the caller's.
+        units = f"""JOIN (
+                SELECT caller, variant_id, {_phase_of("started_at", phases)} AS phase,
+                       {_checked("started_at", phases)} AS checked
+                FROM (
+                    SELECT c.caller, c.variant_id, c.started_at, ROW_NUMBER() OVER (
+                        PARTITION BY c.caller ORDER BY c.started_at, c.id) AS nth
+                    FROM calls_call c WHERE {counted}
+                ) ranked WHERE nth = 1
+            ) f ON f.caller = c.caller AND f.variant_id = c.variant_id"""
+        unit_column, phase, checked = "c.caller", "f.phase", "f.checked"
+    else:
+        units, unit_column = "", "c.id"
+        phase, checked = _phase_of("c.started_at", phases), _checked("c.started_at", phases)
     return f"""
-        SELECT variant_id, SUM(calls), COUNT(*), {_outer_columns()}
+        SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns()}
         FROM (
-            SELECT c.variant_id, {unit_column} AS unit, COUNT(*) AS calls,
+            SELECT c.variant_id, {phase} AS phase, {unit_column} AS unit,
+                   MAX({checked}) AS checked, COUNT(*) AS calls,
                    {_inner_columns().replace("DURATION", duration)}
-            FROM calls_call c {JUDGED if judged else NOT_JUDGED}
-            WHERE c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop
-            GROUP BY c.variant_id, {unit_column}
+            FROM calls_call c {JUDGED if judged else NOT_JUDGED} {units}
+            WHERE {counted}
+            GROUP BY 1, 2, 3
         ) per_unit
-        GROUP BY variant_id
+        GROUP BY variant_id, phase
     """
 
 
@@ -121,31 +186,81 @@ def duration_cap(experiment_id: int) -> float | None:
 
 
 def aggregate(
-    experiment_id: int, *, unit: str, cap: bool = False, judge: tuple | None = None
+    experiment_id: int,
+    *,
+    unit: str,
+    cap: bool = False,
+    judge: tuple | None = None,
+    phase_starts: Sequence[datetime] = (),
 ) -> dict[int, ArmData]:
-    """Sufficient statistics per variant id, for every metric, in one query.
+    """Sufficient statistics per variant id, for every metric, overall and per phase, in one
+    query. `phase_starts` are the start times of the split's phases, oldest first (none or
+    one: a single phase).
 
     `judge` is (criterion id, model, prompt version) for a custom goal: whose verdicts count.
     """
     cap_value = duration_cap(experiment_id) if cap else None
-    sql = aggregate_sql(unit=unit, duration_cap=cap_value, judged=judge is not None)
+    sql = aggregate_sql(
+        unit=unit, duration_cap=cap_value, judged=judge is not None, phases=len(phase_starts)
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    latest_first = list(reversed(phase_starts[1:]))
+    boundaries = [adapt(at) for at in latest_first]
+    boundaries += [adapt(at - SPLIT_CHECK_MARGIN) for at in latest_first]
+    boundaries += [adapt(at + SPLIT_CHECK_MARGIN) for at in latest_first]
+    if unit == "caller":  # the boundaries are used in the first-call subquery
+        params = [*(judge or ()), *boundaries, experiment_id, experiment_id]
+    else:  # ... and here in the select list, before the judge's join
+        params = [*boundaries, *(judge or ()), experiment_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(judge or ()), experiment_id])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {row[0]: _arm(row) for row in rows}
+    return _arms(rows)
 
 
-def _arm(row) -> ArmData:
-    variant_id, calls, units, *values = row
-    metrics = {}
-    for i, name in enumerate(METRICS):
-        n, num, num2, den, den2, cross = values[6 * i : 6 * i + 6]
-        metrics[name] = RatioStats(
-            int(n or 0),
-            float(num or 0),
-            float(num2 or 0),
-            float(den or 0),
-            float(den2 or 0),
-            float(cross or 0),
-        )
-    return ArmData(variant_id, int(calls), int(units), metrics)
+def _arms(rows) -> dict[int, ArmData]:
+    by_variant: dict[int, list] = {}
+    for variant_id, phase, calls, units, checked, *values in rows:
+        parts = by_variant.setdefault(variant_id, [])
+        parts.append((int(phase), int(calls), int(units), values, int(checked or 0)))
+    return {variant_id: _arm(variant_id, parts) for variant_id, parts in by_variant.items()}
+
+
+def _stats(values, i: int) -> RatioStats:
+    n, num, num2, den, den2, cross = values[6 * i : 6 * i + 6]
+    return RatioStats(
+        int(n or 0),
+        float(num or 0),
+        float(num2 or 0),
+        float(den or 0),
+        float(den2 or 0),
+        float(cross or 0),
+    )
+
+
+def _arm(variant_id: int, parts) -> ArmData:
+    phases = {
+        phase: {name: _stats(values, i) for i, name in enumerate(METRICS)}
+        for phase, _, _, values, _ in parts
+    }
+    total = {name: sum_stats([p[name] for p in phases.values()]) for name in METRICS}
+    return ArmData(
+        variant_id,
+        sum(part[1] for part in parts),
+        sum(part[2] for part in parts),
+        total,
+        phases,
+        {part[0]: part[4] for part in parts},
+    )
+
+
+def sum_stats(parts: Sequence[RatioStats]) -> RatioStats:
+    """Sufficient statistics of the union of disjoint sets of units: their sums."""
+    return RatioStats(
+        sum(p.n for p in parts),
+        sum(p.num_sum for p in parts),
+        sum(p.num_sum_squares for p in parts),
+        sum(p.den_sum for p in parts),
+        sum(p.den_sum_squares for p in parts),
+        sum(p.cross_sum for p in parts),
+    )

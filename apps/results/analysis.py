@@ -13,9 +13,10 @@ from apps.stats import planning
 from apps.stats.correction import compare_variants
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change, shows_relative
-from apps.stats.srm import srm_check
+from apps.stats.srm import PhaseCounts, srm_sequential
+from apps.stats.strata import stratified
 from apps.stats.types import Moments, RatioStats
-from apps.stats.verdict import decide, guardrail_check
+from apps.stats.verdict import decide, guardrail_check, running_range
 
 ALPHA = 0.05
 EMPTY = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -44,8 +45,22 @@ class Arm:
     exposures: int = 0
 
     def moments(self, metric: str) -> Moments:
+        """Over all the arm's units (the value shown for the arm)."""
         stats = self.data.metrics.get(metric, EMPTY) if self.data else EMPTY
         return ratio_moments(stats)
+
+    def phase_moments(self, metric: str) -> dict[int, Moments]:
+        """Per phase of the split (phase index -> Moments); one phase when none are known."""
+        if self.data is None or not self.data.phases:
+            return {0: self.moments(metric)}
+        return {k: ratio_moments(m.get(metric, EMPTY)) for k, m in self.data.phases.items()}
+
+    def units_in(self, phase: int) -> int:
+        if self.data is None:
+            return 0
+        if not self.data.units_by_phase:
+            return self.data.units if phase == 0 else 0
+        return self.data.units_by_phase.get(phase, 0)
 
     @property
     def calls(self) -> int:
@@ -62,6 +77,18 @@ class Setup:
     min_lift: float  # relative for rates and duration; points on -1..1 for sentiment
     calls_per_day: float
     guardrail_threshold: float = 0.03  # see apps.stats.scales.threshold_in_units
+    # The split of each phase, oldest first: variant key -> percent. Empty: one phase with
+    # the arms' current weights.
+    phases: tuple[dict[str, int], ...] = ()
+    unit: str = "caller"
+    # The "running" part of the previous result: the goal's always-valid ranges kept so far
+    # (intersected look after look, so a verdict cannot flip back). None: the first look.
+    previous: dict | None = None
+
+    @property
+    def basis(self) -> str:
+        """What the running ranges are ranges of: another goal or unit starts them afresh."""
+        return f"{self.goal}|{self.direction}|{self.unit}|{self.tuning}"
 
 
 def analyse(setup: Setup, arms: list[Arm]) -> dict:
@@ -84,8 +111,9 @@ def _finite(value):
 def _analyse(setup: Setup, arms: list[Arm]) -> dict:
     control, others = arms[0], arms[1:]
     seq = _compare(setup, setup.goal, control, others, "sequential")
+    seq, changed, running = running_ranges(setup, others, seq)
     fixed = _compare(setup, setup.goal, control, others, "fixed", correction=False)
-    srm = _srm(arms)
+    srm = _srm(setup, arms)
     guardrails = [_guardrail(setup, m, control, others) for m in setup.guardrails]
     worse = {a.name: [g["label"] for g in guardrails if a.key in g["worse"]] for a in others}
     unproven = {a.name: [g["label"] for g in guardrails if a.key in g["unproven"]] for a in others}
@@ -100,6 +128,7 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         planned_calls_per_arm=planned,
         metric_phrase=PHRASES[setup.goal],
         metric=setup.goal,
+        changed=changed,
     )
     return {
         "goal": setup.goal,
@@ -117,29 +146,78 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
             for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
         ],
         "best": next((a.key for a in others if a.name == verdict.best), None),
+        "running": running,
     }
 
 
+def running_ranges(setup: Setup, others: list[Arm], results: list):
+    """The goal's always-valid ranges intersected with those of every earlier look.
+
+    A confidence sequence covers the true change at every look at once (with probability
+    1 - alpha), so the intersection of its ranges covers it too, and is narrower: a range
+    that once excluded "no change" keeps excluding it, and a verdict cannot flip back. If
+    the intersection is empty, no single true change fits every look: the effect changed
+    over time (`changed`). The smallest always-valid p-value so far is kept with it.
+    Returns the results with their ranges replaced, the names whose effect changed, and the
+    state to keep for the next look.
+    """
+    before = setup.previous or {}
+    kept = before.get("ranges", {}) if before.get("basis") == setup.basis else {}
+    p_kept = before.get("p", {}) if before.get("basis") == setup.basis else {}
+    out, changed, ranges, p_values = [], set(), {}, {}
+    for arm, result in zip(others, results, strict=True):
+        result, empty = running_range(result, kept.get(arm.key), p_kept.get(arm.key))
+        if empty:
+            changed.add(arm.name)
+        if result.estimate.ok:
+            ranges[arm.key] = [result.estimate.ci_low, result.estimate.ci_high]
+            p_values[arm.key] = result.adjusted_p_value
+        out.append(result)
+    return out, changed, {"basis": setup.basis, "ranges": ranges, "p": p_values}
+
+
 def _compare(setup, metric, control, others, method, correction=True):
-    """Verdicts are made on the absolute change, in the metric's own unit (see
-    apps.stats.scales): a relative lift means nothing for sentiment on -1..1."""
+    """Each variant against the control within each phase of the split, combined
+    (apps.stats.strata), so a split change cannot favour a variant. Verdicts are made on the
+    absolute change, in the metric's own unit (apps.stats.scales): a relative lift means
+    nothing for sentiment on -1..1."""
+    pairs = [_stratified(control, arm, metric) for arm in others]
     return compare_variants(
-        control.moments(metric),
-        [(a.name, a.moments(metric)) for a in others],
+        None,
+        [(a.name, v) for a, (_, v) in zip(others, pairs, strict=True)],
         ALPHA,
         method=method,
         tuning=setup.tuning,
         correction=correction,
         scale="absolute",
+        controls=[c for c, _ in pairs],
     )
 
 
-def _srm(arms: list[Arm]) -> dict:
-    result = srm_check([a.exposures for a in arms], [a.weight for a in arms])
+def _stratified(control: Arm, arm: Arm, metric: str) -> tuple[Moments, Moments]:
+    by_phase_c, by_phase_v = control.phase_moments(metric), arm.phase_moments(metric)
+    none = Moments(0, 0.0, 0.0)
+    phases = sorted(set(by_phase_c) | set(by_phase_v))
+    return stratified([(by_phase_c.get(k, none), by_phase_v.get(k, none)) for k in phases])
+
+
+def _srm(setup: Setup, arms: list[Arm]) -> dict:
+    """Is each variant getting its share of units (callers, or calls), phase by phase?
+    (apps.stats.srm: anytime-valid, so looking every minute does not raise false alarms.)"""
+    splits = setup.phases or ({a.key: a.weight for a in arms},)
+    phases = [
+        PhaseCounts(
+            tuple(a.units_in(k) for a in arms), tuple(float(split.get(a.key, 0)) for a in arms)
+        )
+        for k, split in enumerate(splits)
+    ]
+    result = srm_sequential(phases)
     return {
         "p_value": result.p_value,
         "ok": not result.flagged,
         "flagged": result.flagged,
+        "units": {a.key: n for a, n in zip(arms, result.observed, strict=True)},
+        "expected": {a.key: e for a, e in zip(arms, result.expected, strict=True)},
         "exposures": {a.key: a.exposures for a in arms},
     }
 
@@ -191,13 +269,26 @@ def _change(result, metric) -> dict:
     """variant - control in the metric's unit with its always-valid range, and the relative
     change beside it where it means something (None for sentiment)."""
     absolute, relative = result.comparison.absolute, result.comparison.relative
+    shown = relative.ok and shows_relative(metric)
+    low, high = _relative_range(absolute, result.comparison.control.mean) if shown else (None,) * 2
     return {
         "absolute": absolute.value,
         "ci_low": absolute.ci_low,
         "ci_high": absolute.ci_high,
-        "relative": relative.value if relative.ok and shows_relative(metric) else None,
+        "relative": relative.value if shown else None,
+        "relative_low": low,
+        "relative_high": high,
         "ok": absolute.ok,
     }
+
+
+def _relative_range(absolute, control_mean: float) -> tuple[float | None, float | None]:
+    """The absolute range as a share of the control's mean, for display only (the decision
+    is on the absolute range). A rate or a duration cannot fall by more than all of it, so
+    the low end stops at -100%."""
+    if not control_mean > 0:
+        return None, None
+    return max(-1.0, absolute.ci_low / control_mean), absolute.ci_high / control_mean
 
 
 def _interval(moments: Moments) -> tuple[float, float]:

@@ -26,14 +26,18 @@ class _Verdict(serializers.Serializer):
     code = serializers.CharField(
         help_text="winning (better and every guardrail shown safe), guardrail_pending (better, "
         "but a guardrail is not yet shown to be no worse: applying needs a written reason), "
-        "losing, no_difference_yet, inconclusive, srm (traffic split problem) or guardrail "
-        "(a guardrail significantly worse: applying is blocked)."
+        "losing, no_difference_yet, inconclusive, srm (traffic split problem), guardrail "
+        "(a guardrail significantly worse: applying is blocked) or changed (the effect changed "
+        "over time: no single change fits every look, so there is no verdict)."
     )
     sentence = serializers.CharField(help_text="The verdict in plain words.")
 
 
 class _Srm(serializers.Serializer):
-    p_value = serializers.FloatField(help_text="Chi-square test of exposures vs weights.")
+    p_value = serializers.FloatField(
+        help_text="Anytime-valid p-value of units (callers, or calls) per variant against "
+        "the split, phase by phase (Dirichlet-multinomial mixture test)."
+    )
     ok = serializers.BooleanField(help_text="False when p < 0.001: the split is broken.")
 
 

@@ -1,6 +1,7 @@
 """Computing and storing result snapshots."""
 
 import logging
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
@@ -29,7 +30,7 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
         return existing
     judge = _judge(experiment)
     arms = _arms(experiment, judge)
-    data = analyse(_setup(experiment, arms), arms)
+    data = analyse(_setup(experiment, arms, _previous(experiment)), arms)
     data["judging"] = _judging_counts(experiment, judge)
     data["computed_at"] = timezone.now().isoformat()
     snapshot = ResultSnapshot(
@@ -110,8 +111,25 @@ def _judging_counts(experiment: Experiment, judge: tuple | None) -> dict:
     return counts
 
 
+def _previous(experiment: Experiment) -> dict | None:
+    """The running ranges of the latest result (apps.results.analysis.running_ranges)."""
+    latest = experiment.snapshots.order_by("-computed_at", "-id").values_list("data", flat=True)
+    data = latest.first()
+    return data.get("running") if isinstance(data, dict) else None
+
+
+def _phase_starts(experiment: Experiment) -> list:
+    return [datetime.fromisoformat(p["started_at"]) for p in experiment.phases]
+
+
 def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
-    stats = aggregate(experiment.id, unit=experiment.unit, cap=experiment.cap_duration, judge=judge)
+    stats = aggregate(
+        experiment.id,
+        unit=experiment.unit,
+        cap=experiment.cap_duration,
+        judge=judge,
+        phase_starts=_phase_starts(experiment),
+    )
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
         .values("variant_id")
@@ -125,7 +143,12 @@ def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
     ]
 
 
-def _setup(experiment: Experiment, arms: list[Arm]) -> Setup:
+def _setup(experiment: Experiment, arms: list[Arm], previous: dict | None = None) -> Setup:
+    keys = dict(experiment.variants.values_list("id", "key"))
+    phases = tuple(
+        {keys[int(i)]: w for i, w in p["weights"].items() if int(i) in keys}
+        for p in experiment.phases
+    )
     return Setup(
         goal=experiment.goal_kind,
         direction=experiment.goal_direction,
@@ -135,6 +158,9 @@ def _setup(experiment: Experiment, arms: list[Arm]) -> Setup:
         min_lift=experiment.min_lift,
         calls_per_day=_calls_per_day(experiment, sum(a.calls for a in arms)),
         guardrail_threshold=experiment.guardrail_threshold,
+        phases=phases,
+        unit=experiment.unit,
+        previous=previous,
     )
 
 

@@ -80,6 +80,7 @@ def compare_variants(
     tuning: float = DEFAULT_TUNING,
     correction: bool = True,
     scale: Scale = "relative",
+    controls: Sequence[ArmStats | Moments] | None = None,
 ) -> list[VariantResult]:
     """Compare every variant with control, Holm-correct the lift p-values, redo intervals.
 
@@ -89,18 +90,25 @@ def compare_variants(
     variant - control in the metric's own unit) and intervals at :func:`holm_interval_alphas`.
     Comparisons without enough data enter the family with p = 1. ``correction=False``
     leaves p-values and intervals unadjusted. The results carry ``scale``; verdicts are
-    made on it.
+    made on it. ``controls`` gives each variant its own control statistics (in the order of
+    ``variants``), e.g. the phase-weighted ones of :func:`apps.stats.strata.stratified`.
     """
     check_alpha(alpha)
     if scale not in ("relative", "absolute"):
         raise ValueError(f"scale must be 'relative' or 'absolute', not {scale!r}")
     pairs = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
-    first = [_compare(method, control, stats, alpha, tuning) for _, stats in pairs]
+    bases = list(controls) if controls is not None else [control] * len(pairs)
+    if len(bases) != len(pairs):
+        raise ValueError("give one control per variant")
+    first = [
+        _compare(method, base, stats, alpha, tuning)
+        for base, (_, stats) in zip(bases, pairs, strict=True)
+    ]
     raw = [getattr(c, scale).p_value for c in first]
     adjusted = holm_adjust(raw) if correction else list(raw)
     levels = holm_interval_alphas(raw, alpha) if correction else [alpha] * len(raw)
     results = []
-    for (name, stats), p, adj, level in zip(pairs, raw, adjusted, levels, strict=True):
-        comparison = _compare(method, control, stats, alpha, tuning, level)
+    for base, (name, stats), p, adj, level in zip(bases, pairs, raw, adjusted, levels, strict=True):
+        comparison = _compare(method, base, stats, alpha, tuning, level)
         results.append(VariantResult(name, comparison, p, adj, level, alpha, scale))
     return results

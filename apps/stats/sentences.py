@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from .scales import change_name, format_change, shows_relative
 from .types import (
+    CHANGED,
     GUARDRAIL,
     GUARDRAIL_PENDING,
     INCONCLUSIVE,
@@ -119,6 +120,12 @@ def describe_variant(
             f"{name} {metric_phrase} {size} worse ({ranged}). "
             f"{_chance_text(result)} Keep the current prompt."
         )
+    if code == CHANGED:
+        return (
+            f"The difference between {name} and the current prompt changed over time: no "
+            "single change fits all the calls so far, so there is no verdict to trust. "
+            "Look at the chart by date before deciding; consider a new test."
+        )
     if code == INCONCLUSIVE:
         return (
             f"{name} and the current prompt perform about the same "
@@ -158,6 +165,13 @@ def describe_experiment(code: str, verdicts: Sequence, best: VariantResult | Non
         return next(v.sentence for v in verdicts if v.name == best.name)
     if len(verdicts) == 1 or code == GUARDRAIL:
         return chosen[0].sentence if chosen else verdicts[0].sentence
+    if code == CHANGED and len(chosen) == 1:
+        return chosen[0].sentence
+    if code == CHANGED:
+        return (
+            "The difference between some versions and the current prompt changed over time, "
+            "so there is no verdict to trust. Look at the chart by date; consider a new test."
+        )
     if code == GUARDRAIL_PENDING and len(chosen) == 1:
         return chosen[0].sentence
     if code == GUARDRAIL_PENDING:

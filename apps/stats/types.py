@@ -24,7 +24,17 @@ INCONCLUSIVE = "inconclusive"
 SRM = "srm"
 GUARDRAIL = "guardrail"
 GUARDRAIL_PENDING = "guardrail_pending"  # better on the goal, a guardrail not yet shown safe
-CODES = (WINNING, LOSING, NO_DIFFERENCE_YET, INCONCLUSIVE, SRM, GUARDRAIL, GUARDRAIL_PENDING)
+CHANGED = "changed"  # the running always-valid range became empty: the effect moved
+CODES = (
+    WINNING,
+    LOSING,
+    NO_DIFFERENCE_YET,
+    INCONCLUSIVE,
+    SRM,
+    GUARDRAIL,
+    GUARDRAIL_PENDING,
+    CHANGED,
+)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ Rules (per variant, first match wins):
    :mod:`apps.stats.correction`) excludes 0 on the good / bad side. A would-be winner
    whose guardrails are not all shown safe (:func:`guardrail_check`) is
    ``guardrail_pending`` instead: better on the goal, but not yet safe to apply.
+   The interval is the running intersection of every look's (:func:`running_range`);
+   ``changed`` when that intersection is empty (no single change fits every look).
 5. ``inconclusive``: the planned calls per arm are reached and the interval contains 0.
 6. ``no_difference_yet`` otherwise, with the calls per version still needed when a plan
    is given.
 Experiment: ``srm`` > ``winning`` (any variant) > ``guardrail_pending`` (any) >
-``guardrail`` (any) > ``losing`` (all) > ``no_difference_yet`` (any) > ``inconclusive``.
+``guardrail`` (any) > ``changed`` (any) > ``losing`` (all) > ``no_difference_yet`` (any) >
+``inconclusive``.
 
 The lift is on the scale of the results (``VariantResult.scale``): absolute, variant -
 control, as the results page uses (see :mod:`apps.stats.scales`), or relative, (variant -
@@ -24,11 +27,12 @@ negative control mean flips it, see :func:`apps.stats.types.good_sign`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .scales import threshold_in_units
 from .sentences import describe_experiment, describe_variant
 from .types import (
+    CHANGED,
     CODES,
     GUARDRAIL,
     GUARDRAIL_PENDING,
@@ -47,6 +51,7 @@ from .types import (
 )
 
 __all__ = [
+    "CHANGED",
     "CODES",
     "GUARDRAIL",
     "GUARDRAIL_PENDING",
@@ -64,6 +69,7 @@ __all__ = [
     "guardrail_check",
     "improvement_interval",
     "is_significantly_worse",
+    "running_range",
     "variant_code",
 ]
 
@@ -142,6 +148,33 @@ def guardrail_check(
     return GuardrailCheck(worse_by, -low, t, high < 0, -low < t, True)
 
 
+def running_range(
+    result: VariantResult, kept: Sequence[float] | None, kept_p: float | None = None
+) -> tuple[VariantResult, bool]:
+    """The result with its range intersected with the range kept from earlier looks.
+
+    Method: a (1 - alpha) confidence sequence covers the true change at all looks at once
+    (Howard et al. 2021, "Time-uniform, nonparametric, nonasymptotic confidence sequences",
+    Ann. Statist., section 1: the running intersection of a confidence sequence is one), so
+    the intersection of every look's range is still a valid range and never widens; the
+    always-valid p-value is likewise the smallest one so far. Returns (result, empty): when
+    the intersection is empty the result keeps this look's range and ``empty`` is True (the
+    effect changed over time). Works on the decision's scale (``result.scale``); a result
+    without an estimate is returned as it is.
+    """
+    estimate = result.estimate
+    if not estimate.ok or not kept:
+        return result, False
+    low, high = max(estimate.ci_low, kept[0]), min(estimate.ci_high, kept[1])
+    if low > high:
+        return result, True
+    estimate = replace(estimate, ci_low=low, ci_high=high)
+    field = "absolute" if result.scale == "absolute" else "relative"
+    comparison = replace(result.comparison, **{field: estimate})
+    adjusted = result.adjusted_p_value if kept_p is None else min(result.adjusted_p_value, kept_p)
+    return replace(result, comparison=comparison, adjusted_p_value=adjusted), False
+
+
 def calls_still_needed(
     n_control: int, n_variant: int, min_calls: int, planned: int | None
 ) -> int | None:
@@ -182,6 +215,7 @@ def variant_code(
     guardrail: bool = False,
     planned: int | None = None,
     guardrail_pending: bool = False,
+    changed: bool = False,
 ) -> str:
     """Verdict code for one variant by the rules of the module docstring (rules 1-6).
 
@@ -197,6 +231,8 @@ def variant_code(
         return GUARDRAIL
     if not enough_calls or not result.estimate.ok:
         return NO_DIFFERENCE_YET
+    if changed:
+        return CHANGED
     low, high = improvement_interval(c, direction, result.scale)
     if low > 0:
         return GUARDRAIL_PENDING if guardrail_pending else WINNING
@@ -211,7 +247,7 @@ def experiment_code(codes: Sequence[str]) -> str:
     """Experiment-level code from the variants' codes (priority in the module docstring)."""
     if not codes:
         return NO_DIFFERENCE_YET
-    for code in (SRM, WINNING, GUARDRAIL_PENDING, GUARDRAIL):
+    for code in (SRM, WINNING, GUARDRAIL_PENDING, GUARDRAIL, CHANGED):
         if code in codes:
             return code
     if all(code == LOSING for code in codes):
@@ -231,6 +267,7 @@ def decide(
     metric_phrase: str = "performs",
     guardrails_unproven: Mapping[str, Sequence[str]] | None = None,
     metric: str | None = None,
+    changed: Sequence[str] | set[str] = (),
 ) -> ExperimentVerdict:
     """Verdict per variant and for the experiment, with plain-language sentences.
 
@@ -240,7 +277,8 @@ def decide(
     per-arm counts (key "control" for the control), e.g. calls when the unit is the caller.
     ``guardrails_unproven`` maps a variant name to the labels of guardrails not yet shown
     safe (:func:`guardrail_check`); ``metric`` (the goal's name) writes changes in its own
-    unit (:mod:`apps.stats.scales`).
+    unit (:mod:`apps.stats.scales`). ``changed`` names the variants whose running range
+    became empty (:func:`running_range`).
     """
     check_direction(direction)
     counts = _arm_counts(results, arm_calls)
@@ -256,13 +294,14 @@ def decide(
             (_guardrail_labels(flags.get(r.name)), tuple(unproven.get(r.name, ()))),
             (min_calls_per_arm, planned_calls_per_arm),
             words,
+            r.name in changed,
         )
         for r in results
     )
     return _experiment(results, verdicts, direction)
 
 
-def _variant_verdict(r, direction, enough, srm, labels, plan, words) -> VariantVerdict:
+def _variant_verdict(r, direction, enough, srm, labels, plan, words, changed) -> VariantVerdict:
     (min_calls, planned), (worse, unproven) = plan, labels
     code = variant_code(
         r,
@@ -272,6 +311,7 @@ def _variant_verdict(r, direction, enough, srm, labels, plan, words) -> VariantV
         guardrail=bool(worse),
         planned=planned,
         guardrail_pending=bool(unproven),
+        changed=changed,
     )
     need = None
     if code == NO_DIFFERENCE_YET:

@@ -1,12 +1,14 @@
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from scipy.stats import dirichlet_multinomial, multinomial
 from scipy.stats import t as t_dist
 
 from apps.assignments.models import Exposure
 from apps.experiments.services import experiment_start, experiment_stop, winner_apply
 from apps.results.selectors import latest_snapshot
 from apps.results.services import results_compute, results_refresh_running
+from apps.stats import srm
 from tests.factories import make_experiment
 from tests.results.helpers import add_calls
 
@@ -56,12 +58,22 @@ def test_few_calls_say_no_difference_yet_and_how_many_more(running):
 
 
 def test_a_broken_split_is_flagged_and_blocks_a_winner(running):
-    add_calls(running, {"control": 0.20, "b": 0.40}, per_variant=2000)
-    expose(running, {"control": 600, "b": 400})
+    """The split check counts callers (units), not assignment requests: 1,200 vs 800
+    callers on a 50/50 split. Its p-value is 1 / the Bayes factor of a Dirichlet-multinomial
+    against the split's multinomial (apps.stats.srm), computed here with scipy."""
+    add_calls(running, {"control": 0.20}, per_variant=1200)
+    add_calls(running, {"b": 0.40}, per_variant=800, seed=2)
+    expose(running, {"control": 1000, "b": 1000})  # requests: not what is checked
     snapshot = results_compute(experiment=running)
     assert snapshot.verdict_code == "srm"
     assert snapshot.data["srm"]["ok"] is False
-    assert snapshot.data["srm"]["p_value"] == pytest.approx(2.54e-10, rel=0.01)
+    assert snapshot.data["srm"]["units"] == {"control": 1200, "b": 800}
+    c = srm.DEFAULT_CONCENTRATION
+    x = [1200, 800]
+    log_bf = dirichlet_multinomial.logpmf(x, [c / 2, c / 2], 2000) - multinomial.logpmf(
+        x, 2000, [0.5, 0.5]
+    )
+    assert snapshot.data["srm"]["p_value"] == pytest.approx(float(np.exp(-log_bf)), rel=1e-6)
 
 
 def test_a_worse_guardrail_blocks_a_winner(running):

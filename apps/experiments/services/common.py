@@ -1,6 +1,7 @@
 """What every experiment service shares: row locks and status checks."""
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apps.agents.services import agent_lock
 from apps.experiments.models import Experiment
@@ -28,3 +29,13 @@ def _require_status(experiment: Experiment, allowed: set[str], doing: str) -> No
             f"{doing} only while it is {' or '.join(sorted(allowed))}.",
             code="status",
         )
+
+
+def phase_record(experiment: Experiment, weights: dict[int, int], at=None) -> dict:
+    """A new phase of the split, starting now: its number (the experiment's weights version),
+    when it started and each variant's percent by id. Results are analysed per phase."""
+    return {
+        "number": experiment.weights_version,
+        "started_at": (at or timezone.now()).isoformat(),
+        "weights": {str(variant_id): weight for variant_id, weight in weights.items()},
+    }

@@ -18,7 +18,7 @@ from apps.experiments.models import (
     Variant,
 )
 from apps.experiments.selectors import variant_verdict
-from apps.experiments.services.common import _locked, _require_status
+from apps.experiments.services.common import _locked, _require_status, phase_record
 from config.celery import queue_after_commit
 
 DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
@@ -172,9 +172,12 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
     # before layouts were stored, so every later change can move the fewest callers.
     layout = bucketing.consecutive_layout({v.id: v.weight for v in variants})
     experiment.bucket_layout = [list(r) for r in layout]
+    experiment.phases = [
+        phase_record(experiment, {v.id: v.weight for v in variants}, experiment.started_at)
+    ]
     try:
         with transaction.atomic():
-            experiment.save(update_fields=["status", "started_at", "bucket_layout"])
+            experiment.save(update_fields=["status", "started_at", "bucket_layout", "phases"])
     except IntegrityError:
         raise ValidationError(
             f"Another experiment started on {experiment.agent.name} at the same moment; "

@@ -15,7 +15,7 @@ from apps.experiments.models import (
     Status,
     Variant,
 )
-from apps.experiments.services.common import _locked, _require_status
+from apps.experiments.services.common import _locked, _require_status, phase_record
 
 MAX_REASON_CHARS = 1000  # shown on the page and in the audit log, to everyone
 
@@ -83,11 +83,12 @@ def _new_phase(experiment: Experiment, before: dict[int, int], after: dict[int, 
     """A new phase of the split; a running experiment's buckets move as little as possible.
     A draft has no callers yet: it is laid out when it starts."""
     fields = ["weights_version"]
+    experiment.weights_version += 1
     if experiment.status == Status.RUNNING:
         old = bucketing.current_layout(experiment.bucket_layout, before)
         experiment.bucket_layout = [list(r) for r in bucketing.relayout(old, before, after)]
-        fields.append("bucket_layout")
-    experiment.weights_version += 1
+        experiment.phases = [*experiment.phases, phase_record(experiment, after)]
+        fields += ["bucket_layout", "phases"]
     experiment.save(update_fields=fields)
 
 

@@ -69,6 +69,7 @@ VERDICT_LABELS = {
     "srm": "Split problem",
     "guardrail": "Guardrail worse",
     "guardrail_pending": "Wait",
+    "changed": "Changed over time",
 }
 
 
