@@ -63,6 +63,8 @@
     // data-unsaved: the server refused these numbers, so what is on screen is not the saved split
     const changed = form.hasAttribute("data-unsaved") ||
       numbers.some((input) => input.value !== input.defaultValue);
+    const note = form.querySelector("[data-unsaved-note]");
+    if (note) note.hidden = !changed;
     if (!changed) { start.dataset.confirm = start.dataset.savedConfirm; return; }
     const carry = (name, value) => {
       const input = document.createElement("input");
