@@ -151,3 +151,19 @@ def test_a_refresh_keeps_details_open_and_focus_where_it_was(page, live_server, 
     screenshot("decision-4-details-kept-open")
     assert_fits_a_phone(page)
     screenshot("decision-4-details-kept-open-390")
+
+
+def test_error_pages_are_the_sites_at_both_widths(page, live_server, screenshot):
+    make_user("victor", role="viewer")
+    log_in(page, live_server, "victor")
+    for path, heading, name in [
+        ("/experiments/999999/", "There is nothing at this address", "decision-5-404"),
+        ("/experiments/new/", "Your role cannot do this", "decision-6-403"),
+    ]:
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        screenshot(name)
+        assert_fits_a_phone(page)
+        screenshot(f"{name}-390")
