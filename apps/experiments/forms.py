@@ -137,6 +137,7 @@ class DraftForm(ExperimentForm):
     @staticmethod
     def initial_for(experiment) -> dict:
         sentiment = experiment.goal_kind == GoalKind.SENTIMENT
+        percent = round(experiment.min_lift * 100, 4)
         return {
             "name": experiment.name,
             "description": experiment.description,
@@ -148,7 +149,7 @@ class DraftForm(ExperimentForm):
             "guardrails": experiment.guardrails,
             "unit": experiment.unit,
             "optimize": experiment.optimize,
-            "min_lift_percent": 5 if sentiment else round(experiment.min_lift * 100, 4),
+            "min_lift_percent": 5 if sentiment else int(percent) if percent.is_integer() else percent,
             "min_effect_points": experiment.min_lift if sentiment else 0.05,
         }
 

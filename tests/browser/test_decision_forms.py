@@ -109,6 +109,9 @@ def test_a_draft_is_edited_and_a_variant_removed(page, live_server, screenshot):
     expect(page.get_by_label("Name")).to_have_value("Warmer greeting")
     page.get_by_label("Name").fill("Warmest greeting")
     page.get_by_label("Hypothesis").fill("A warmer hello keeps callers on the line.")
+    assert_fits_a_phone(page)
+    screenshot("decision-7-draft-settings-390")
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator("h1")).to_contain_text("Warmest greeting")
 
