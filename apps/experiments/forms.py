@@ -138,6 +138,7 @@ class DraftForm(ExperimentForm):
     def initial_for(experiment) -> dict:
         sentiment = experiment.goal_kind == GoalKind.SENTIMENT
         percent = round(experiment.min_lift * 100, 4)
+        percent = int(percent) if percent.is_integer() else percent  # "5", not "5.0"
         return {
             "name": experiment.name,
             "description": experiment.description,
@@ -149,7 +150,7 @@ class DraftForm(ExperimentForm):
             "guardrails": experiment.guardrails,
             "unit": experiment.unit,
             "optimize": experiment.optimize,
-            "min_lift_percent": 5 if sentiment else int(percent) if percent.is_integer() else percent,
+            "min_lift_percent": 5 if sentiment else percent,
             "min_effect_points": experiment.min_lift if sentiment else 0.05,
         }
 
