@@ -24,7 +24,7 @@ WIDER_THAN_SCREEN = """() => {
     return [...document.querySelectorAll('body *')]
         .filter((el) => el.getBoundingClientRect().right > 391 && !clipped(el))
         .slice(0, 6)
-        .map((el) => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`);
+        .map((el) => `${el.tagName}.${el.className} ${el.getBoundingClientRect().right}`);
 }"""
 
 
