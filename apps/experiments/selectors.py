@@ -69,23 +69,26 @@ def agent_for_link(raw: str):
     return agent
 
 
-def limits_for_draft(*, agent, goal_kind: str, exclude=None) -> list[str]:
+def limits_for_draft(*, agent, goal_kind: str, experiment=None) -> list[str]:
     """What will keep a draft from starting, said while it is written: another experiment
-    running on the agent, a custom goal with no LLM judge to score it."""
+    running on the agent, a custom goal with no LLM judge to score it (the experiment's own
+    judge when it has one, else the site's)."""
     notes = []
     other = None
     if agent is not None:
-        other = agent.experiments.filter(status=Status.RUNNING).exclude(pk=exclude).first()
+        running = agent.experiments.filter(status=Status.RUNNING)
+        other = running.exclude(pk=experiment and experiment.pk).first()
     if other is not None:
         notes.append(
             f"“{other.name}” is running on {agent.name} now. You can draft this one, but it "
             "can start only after that one stops: one experiment runs per agent at a time."
         )
-    if goal_kind == GoalKind.CUSTOM and not all((settings.JUDGE_BASE_URL, settings.JUDGE_MODEL)):
+    judge = experiment.judge if experiment else (settings.JUDGE_BASE_URL, settings.JUDGE_MODEL)
+    if goal_kind == GoalKind.CUSTOM and not all(judge):
         notes.append(
-            "A custom goal needs an LLM judge to score each call, and this site has none set "
-            "up. You can draft it, but before it can start an administrator sets JUDGE_BASE_URL "
-            "and JUDGE_MODEL, or the experiment gets its own judge."
+            "A custom goal needs an LLM judge to score each call, and none is set up. You can "
+            "draft it, but before it can start an administrator sets JUDGE_BASE_URL and "
+            "JUDGE_MODEL for the site, or the experiment gets its own judge."
         )
     return notes
 
@@ -94,16 +97,9 @@ def start_limits(experiment) -> list[str]:
     """Why a draft cannot start yet, in words, before anyone presses Start."""
     if experiment.status != Status.DRAFT:
         return []
-    notes = limits_for_draft(
-        agent=experiment.agent, goal_kind=GoalKind.CONVERSION, exclude=experiment.pk
+    return limits_for_draft(
+        agent=experiment.agent, goal_kind=experiment.goal_kind, experiment=experiment
     )
-    if experiment.goal_kind == GoalKind.CUSTOM and not all(experiment.judge):
-        notes.append(
-            "A custom goal needs an LLM judge to score each call, and none is set up for this "
-            "experiment, so it cannot start yet. Ask an administrator to set JUDGE_BASE_URL and "
-            "JUDGE_MODEL, or give this experiment its own judge."
-        )
-    return notes
 
 
 @dataclass(frozen=True)
@@ -175,7 +171,7 @@ def _timeline_event(entry, experiment, names, started) -> TimelineEvent | None:
             f"Applied {_name(names, after.get('variant', ''))}{version}: it became "
             f"{experiment.agent.name}'s prompt{reason}"
         )
-    elif entry.action.startswith("judging.") and kind is None:
+    elif "judg" in entry.action and kind is None:  # any change of the judge or its work
         kind, words = "judge", f"{entry.action_words[:1].upper()}{entry.action_words[1:]}{reason}"
     if kind is None:
         return None

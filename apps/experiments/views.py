@@ -60,9 +60,7 @@ def _form_context(form, experiment=None) -> dict:
     else:
         agent = selectors.agent_for_link(form["agent"].value() or "")
     goal = form["goal_kind"].value()
-    limits = selectors.limits_for_draft(
-        agent=agent, goal_kind=goal, exclude=experiment and experiment.pk
-    )
+    limits = selectors.limits_for_draft(agent=agent, goal_kind=goal, experiment=experiment)
     return {"form": form, "experiment": experiment, "limits": limits}
 
 

@@ -114,7 +114,16 @@ def test_a_draft_page_says_what_keeps_it_from_starting(as_operator, agent, opera
     draft = make_experiment(agent=agent, user=operator, goal_kind="custom", goal_criteria="Kind.")
     page = as_operator.get(url("detail", draft.pk)).text
     assert "“Already on” is running on" in page
-    assert "none is set up for this experiment, so it cannot start yet" in page
+    assert "A custom goal needs an LLM judge to score each call, and none is set up" in page
+
+
+def test_an_experiment_s_own_judge_is_no_limit(as_operator, agent, operator, settings):
+    settings.JUDGE_BASE_URL, settings.JUDGE_MODEL = "", ""
+    draft = make_experiment(agent=agent, user=operator, goal_kind="custom", goal_criteria="Kind.")
+    draft.judge_base_url, draft.judge_model = "http://judge.test/v1", "judge-1"
+    draft.save(update_fields=["judge_base_url", "judge_model"])
+    assert "needs an LLM judge" not in as_operator.get(url("detail", draft.pk)).text
+    assert "needs an LLM judge" not in as_operator.get(url("edit", draft.pk)).text
 
 
 def test_a_judge_set_up_for_the_site_is_no_limit(as_operator, agent, settings):
