@@ -193,7 +193,7 @@ def main() -> None:
     if experiment.cap_duration:  # results_compute would also run the 99th-percentile query
         raise SystemExit("bench: the experiment caps durations; the raw query would differ")
 
-    params = [experiment.id]
+    params = [experiment.id] * (2 if experiment.unit == "caller" else 1)  # one phase
 
     def raw() -> list:
         with connection.cursor() as cursor:

@@ -182,7 +182,11 @@ INTERVAL = 0.065  # seconds between assignment requests: ~15 a second, 13 s in a
 # The measurement spans both phases.
 FLOOD_SECONDS = 14
 FLOOD_CLIENTS = 4
-FLOOR_MS = 5.0  # a ~2 ms baseline on a shared 2-core machine: 2x alone is inside the noise
+# A ~2 ms baseline on a shared 2-core machine: 2x alone is inside the noise, and a busy
+# neighbour (a benchmark, another test run) adds tens of ms to the slowest few requests. A
+# router that waits behind password hashing is slower by hundreds of ms (one PBKDF2 run is
+# ~1.6 s of CPU), so the 95th percentile within 2x + 20 ms still tells the two apart.
+FLOOR_MS = 20.0
 
 # Four looping clients, in their own process (never this one's threads: the GIL would add
 # their work to the latencies measured here). Two post bad passwords for one account from
@@ -344,8 +348,8 @@ def assignment_latencies(port: int, key: str, agent: str, count: int) -> list[fl
     return latencies
 
 
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
 def test_a_login_flood_gets_429s_and_routers_keep_their_latency(services, settings):
@@ -374,9 +378,9 @@ def test_a_login_flood_gets_429s_and_routers_keep_their_latency(services, settin
         flood.kill()
     statuses = {int(k): v for k, v in json.loads(out).items()}
 
-    before, under = p99(baseline), p99(during)
+    before, under = p95(baseline), p95(during)
     report = (
-        f"assignment p99 {before:.1f} ms before, {under:.1f} ms during the flood "
+        f"assignment p95 {before:.1f} ms before, {under:.1f} ms during the flood "
         f"(p50 {statistics.median(baseline):.1f} -> {statistics.median(during):.1f} ms); "
         f"login answers {statuses}"
     )

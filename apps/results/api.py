@@ -39,6 +39,17 @@ class _Srm(serializers.Serializer):
         "the split, phase by phase (Dirichlet-multinomial mixture test)."
     )
     ok = serializers.BooleanField(help_text="False when p < 0.001: the split is broken.")
+    units = serializers.DictField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Units checked per variant key (callers, or calls), over every phase; units "
+        "whose first call was within a minute of a split change are not checked.",
+    )
+    expected = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text="Units per variant key that each phase's split leads to expect.",
+    )
 
 
 class _Lift(serializers.Serializer):
@@ -55,6 +66,15 @@ class _Lift(serializers.Serializer):
         allow_null=True,
         help_text="(variant - control) / control, shown beside; null for sentiment, whose "
         "mean can be 0 or negative.",
+    )
+    relative_low = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="The range as a share of the control's mean (display only; never below "
+        "-1: a rate cannot fall by more than all of it). Null where relative is null.",
+    )
+    relative_high = serializers.FloatField(
+        allow_null=True, required=False, help_text="The same, high end."
     )
     ok = serializers.BooleanField(help_text="False when there are not enough calls yet.")
 
@@ -76,8 +96,8 @@ class _Guardrail(serializers.Serializer):
     threshold = serializers.FloatField(
         allow_null=True,
         help_text="The change that matters, in the metric's unit: the experiment's "
-        "guardrail_threshold times the control's mean for rates and duration, as is (points) "
-        "for sentiment.",
+        "guardrail_threshold as is for rates (0.03 = 3 percentage points) and sentiment "
+        "(points), times the control's mean for duration.",
     )
     worse = serializers.ListField(
         child=serializers.CharField(), help_text="Variants significantly worse (apply blocked)."
@@ -107,8 +127,22 @@ class _Variant(serializers.Serializer):
     mean = serializers.FloatField(help_text="The goal metric (per assignment unit).")
     ci_low = serializers.FloatField(help_text="95% range of the metric, low end.")
     ci_high = serializers.FloatField(help_text="95% range of the metric, high end.")
-    lift = _Lift(allow_null=True, help_text="Versus control; null for the control.")
-    p_value = serializers.FloatField(allow_null=True, help_text="Always-valid p, Holm-adjusted.")
+    units = serializers.IntegerField(
+        required=False,
+        help_text="Assignment units analysed: callers (each in the variant of their first "
+        "call) or calls.",
+    )
+    lift = _Lift(
+        allow_null=True,
+        help_text="Versus control, compared within each phase of the split and combined; "
+        "the range is the running intersection of every look's always-valid range. Null for "
+        "the control.",
+    )
+    p_value = serializers.FloatField(
+        allow_null=True,
+        help_text="Always-valid p, Holm-adjusted; the smallest so far (as the range is the "
+        "running intersection of every look's).",
+    )
     fixed_p_value = serializers.FloatField(
         allow_null=True, help_text="Fixed-horizon Welch p (details only)."
     )

@@ -12,10 +12,11 @@ frequentist  Welch t-test on the absolute and relative lift, pooled two-proporti
 sequential   always-valid confidence sequences and p-values (GrowthBook / Waudby-Smith)
 bayesian     chance to beat control from a Gaussian on the relative lift
 correction   Holm adjustment and several variants against one control
-srm          sample ratio mismatch (chi-square goodness of fit)
+srm          sample ratio mismatch: anytime-valid Dirichlet-multinomial test per phase
+strata       phases of the split as strata: Mantel-Haenszel-weighted differences
 planning     calls needed per variant, days left
 ratio        per-caller ratio metrics by the delta method
-verdict      verdict codes (winning, losing, no_difference_yet, inconclusive, srm, guardrail)
+verdict      verdict codes (winning, losing, ..., changed) and the running intersection
 sentences    plain-language sentences for the verdicts
 simulate     seeded A/A and power simulations of the sequential rule
 thompson     optimize mode: Thompson-sampling traffic weights

@@ -15,7 +15,10 @@ def test_results_api_returns_the_snapshot_fields(api, admin_key, experiment, ope
     assert response.status_code == 200
     body = response.json()
     assert {"computed_at", "goal", "srm", "verdict", "variants"} <= set(body)
-    assert body["goal"] == "conversion" and set(body["srm"]) == {"p_value", "ok"}
+    assert body["goal"] == "conversion"
+    assert set(body["srm"]) == {"p_value", "ok", "units", "expected"}
+    assert body["srm"]["units"] == {"control": 200, "b": 200}  # callers, one call each
+    assert body["srm"]["expected"] == {"control": 200.0, "b": 200.0}
     b = body["variants"][1]
     assert {
         "key",
@@ -32,7 +35,17 @@ def test_results_api_returns_the_snapshot_fields(api, admin_key, experiment, ope
         "verdict",
     } <= set(b)
     assert b["calls"] == 200 and b["weight"] == 50
-    assert set(b["lift"]) == {"absolute", "relative", "ci_low", "ci_high", "ok"}
+    assert set(b["lift"]) == {
+        "absolute",
+        "relative",
+        "ci_low",
+        "ci_high",
+        "relative_low",
+        "relative_high",
+        "ok",
+    }
+    control_mean = body["variants"][0]["mean"]
+    assert b["lift"]["relative_high"] == pytest.approx(b["lift"]["ci_high"] / control_mean)
     assert body["variants"][0]["lift"] is None
 
 
