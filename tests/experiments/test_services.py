@@ -84,6 +84,15 @@ def test_create_keeps_the_criterion_of_a_custom_goal(agent, operator):
     assert experiment.goal_criteria == "The agent learns the caller's budget without being pushy."
 
 
+def test_create_keeps_optimize_mode(agent, operator):
+    """It was checked, then dropped: an experiment created in optimize mode ran a fixed split."""
+    experiment = experiment_create(
+        agent=agent, name="Adaptive", goal_kind="conversion", user=operator, optimize=True
+    )
+    experiment.refresh_from_db()
+    assert experiment.optimize is True
+
+
 # variant_fork and variant_update_prompt
 
 

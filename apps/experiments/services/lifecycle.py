@@ -114,6 +114,7 @@ def experiment_create(
         guardrails=_clean_guardrails(guardrails),
         unit=unit,
         min_lift=float(min_lift),
+        optimize=bool(optimize),
         created_by=person(user),
     )
     experiment.full_clean(exclude=["winner"])
@@ -130,7 +131,7 @@ def experiment_create(
         actor=user,
         action="experiment.create",
         obj=experiment,
-        after={"agent": agent.slug, "goal": goal_kind, "unit": unit},
+        after={"agent": agent.slug, "goal": goal_kind, "unit": unit, "optimize": bool(optimize)},
     )
     return experiment
 
