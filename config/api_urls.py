@@ -17,6 +17,11 @@ urlpatterns = [
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
     path("experiments/<int:pk>/variants", experiments.VariantsView.as_view(), name="variants"),
     path(
+        "experiments/<int:pk>/variants/<slug:key>",
+        experiments.VariantView.as_view(),
+        name="variant",
+    ),
+    path(
         "experiments/<int:pk>/variants/<slug:key>/pause",
         experiments.PauseView.as_view(),
         name="variant-pause",

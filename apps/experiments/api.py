@@ -19,6 +19,7 @@ from apps.experiments.services import (
     experiment_update,
     variant_add,
     variant_pause,
+    variant_remove,
     variant_resume,
     weights_set,
     winner_apply,
@@ -359,6 +360,32 @@ class ResumeView(APIView):
     def post(self, request, pk, key):
         experiment = _experiment(request, pk)
         variant_resume(
+            experiment=experiment,
+            variant_key=_variant_key(experiment, key),
+            user=request.auth.label,
+        )
+        return _out(pk)
+
+
+class VariantView(APIView):
+    @extend_schema(
+        operation_id="remove_variant",
+        request=None,
+        responses={200: ExperimentOut},
+        parameters=[
+            OpenApiParameter(
+                "key", str, OpenApiParameter.PATH, description="The variant's key: b, c, ..."
+            )
+        ],
+        tags=["Experiments"],
+        description="Remove a variant from a draft, as the experiment page does; its share "
+        "goes back (an even split stays even, otherwise the control takes it). Refused (400) "
+        "for the control, a variant with reported calls, or an experiment that has started; "
+        "404 for a key the experiment does not have. Answers the experiment with its new split.",
+    )
+    def delete(self, request, pk, key):
+        experiment = _experiment(request, pk)
+        variant_remove(
             experiment=experiment,
             variant_key=_variant_key(experiment, key),
             user=request.auth.label,
