@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -20,8 +19,9 @@ def agent_list(request):
 def agent_detail(request, slug):
     agent = get_object_or_404(selectors.agents_for_page(), slug=slug)
     versions = list(selectors.prompt_history(agent))
+    periods = selectors.live_periods(agent)
     comparison = selectors.prompt_comparison(
-        agent, versions, request.GET.get("a"), request.GET.get("b")
+        agent, versions, request.GET.get("a"), request.GET.get("b"), periods
     )
     # htmx restoring history after Back wants the whole page, not the fragment.
     if request.htmx and not request.htmx.history_restore_request:
@@ -31,7 +31,11 @@ def agent_detail(request, slug):
         "versions": versions,
         "comparison": comparison,
         "experiments": selectors.experiments_for_agent_page(agent),
-        "site_url": settings.SITE_URL.rstrip("/"),
+        "live": selectors.live_marks(periods),
+        "live_now": periods[-1] if periods else None,
+        # The address this page was asked at: the one the reader's routers can reach too.
+        # SITE_URL is for links sent away from the site (emails, webhooks).
+        "site_url": request.build_absolute_uri("/").rstrip("/"),
     }
     return render(request, "agents/agent_detail.html", context)
 

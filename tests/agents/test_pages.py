@@ -168,14 +168,18 @@ def test_page_loads_the_call_volume_and_links_it_for_no_script(client, viewer, a
     assert f'<p><a href="{volume_url}">See calls per day</a></p></noscript>' in text
 
 
-def test_router_snippet_has_the_slug_and_the_site_url(client, viewer, agent, settings):
-    settings.SITE_URL = "https://switchboard.example.com/"
+def test_router_snippet_has_the_slug_and_the_address_the_page_was_asked_at(
+    client, viewer, agent, settings
+):
+    settings.SITE_URL = "https://switchboard.example.com/"  # for emails and webhooks, not here
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
     client.force_login(viewer)
-    text = html.unescape(client.get(page_url(agent)).text)
+    text = html.unescape(client.get(page_url(agent), HTTP_HOST="127.0.0.1:8765").text)
     assert "<summary>Connect a router</summary>" in text
-    assert "curl -X POST https://switchboard.example.com/api/v1/assignments" in text
-    assert "curl -X POST https://switchboard.example.com/api/v1/calls" in text
-    assert 'Client("https://switchboard.example.com", api_key="sb_...")' in text
+    assert "curl -X POST http://127.0.0.1:8765/api/v1/assignments" in text
+    assert "curl -X POST http://127.0.0.1:8765/api/v1/calls" in text
+    assert 'Client("http://127.0.0.1:8765", api_key="sb_...")' in text
+    assert ":8000" not in text and "switchboard.example.com" not in text
     assert f'a = client.assign("{agent.slug}", caller="+15550100"' in text
     assert f'"agent": "{agent.slug}"' in text and "client.report({" in text
     assert 'create_api_key --name "My router" --scope router' in text
