@@ -58,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # With DEBUG on, the site's 404 and 500 pages instead of Django's debug pages; after
+    # CommonMiddleware (slash redirects) and what the pages' menu reads (user, messages).
+    "config.middleware.SitePagesWhenDebugMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout into the 429 page.
