@@ -1,8 +1,20 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from apps.agents.models import Agent
 from apps.experiments.models import Experiment, Variant
+
+MAX_LATENCY_MS = 600_000  # ten minutes: beyond that the agent did not answer at all
+MAX_COST_USD = 10_000.0
+MAX_TOKENS = 1_000_000_000
+MAX_COUNT = 10_000  # tool calls, tool errors, interruptions in one call
+
+
+class EndedBy(models.TextChoices):
+    CALLER = "caller", "The caller hung up"
+    AGENT = "agent", "The agent ended the call"
+    TRANSFER = "transfer", "Transferred to a person"
+    ERROR = "error", "An error ended the call"
 
 
 class Call(models.Model):
@@ -36,6 +48,34 @@ class Call(models.Model):
     sentiment = models.FloatField(null=True, blank=True)
     transferred = models.BooleanField(null=True, blank=True)
     completed = models.BooleanField(null=True, blank=True)
+    response_latency_ms = models.FloatField(
+        null=True, blank=True, help_text="The agent's mean response time in the call, in ms."
+    )
+    cost_usd = models.FloatField(
+        null=True, blank=True, help_text="What the call cost (model, voice, phone), in US$."
+    )
+    tokens_in = models.BigIntegerField(null=True, blank=True, help_text="Model input tokens.")
+    tokens_out = models.BigIntegerField(null=True, blank=True, help_text="Model output tokens.")
+    tool_calls = models.PositiveIntegerField(null=True, blank=True, help_text="Tools called.")
+    tool_errors = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tool calls that failed (at most tool_calls)."
+    )
+    interruptions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Times the caller talked over the agent."
+    )
+    ended_by = models.CharField(
+        max_length=8,
+        blank=True,
+        db_default="",  # rows written by plain SQL (bulk loads) need no value
+        choices=EndedBy.choices,
+        help_text="Who ended the call: caller, agent, transfer or error; empty = not reported.",
+    )
+    end_reason = models.CharField(
+        max_length=100,
+        blank=True,
+        db_default="",
+        help_text="Why the call ended, in a few words (voicemail).",
+    )
     transcript = models.JSONField(default=list, blank=True)
     fields = models.JSONField(default=dict, blank=True)
     after_stop = models.BooleanField(
@@ -58,6 +98,33 @@ class Call(models.Model):
                 condition=Q(duration_seconds__isnull=True)
                 | Q(duration_seconds__gte=0, duration_seconds__lte=86_400),
                 name="call_duration_range",
+            ),
+            # As the call report schema says (apps/calls/schemas.py); NaN fails them too.
+            models.CheckConstraint(
+                condition=Q(response_latency_ms__isnull=True)
+                | Q(response_latency_ms__gte=0, response_latency_ms__lte=MAX_LATENCY_MS),
+                name="call_response_latency_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_usd__isnull=True) | Q(cost_usd__gte=0, cost_usd__lte=MAX_COST_USD),
+                name="call_cost_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(tokens_in__isnull=True)
+                | Q(tokens_in__gte=0, tokens_in__lte=MAX_TOKENS),
+                name="call_tokens_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(tokens_out__isnull=True)
+                | Q(tokens_out__gte=0, tokens_out__lte=MAX_TOKENS),
+                name="call_tokens_out_range",
+            ),
+            # A report that sets one of the two keeps the other as stored: checked together.
+            models.CheckConstraint(
+                condition=Q(tool_errors__isnull=True)
+                | Q(tool_calls__isnull=True)
+                | Q(tool_errors__lte=F("tool_calls")),
+                name="call_tool_errors_at_most_tool_calls",
             ),
         ]
         indexes = [

@@ -25,8 +25,10 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
+from apps.calls.models import MAX_COST_USD, MAX_COUNT, MAX_LATENCY_MS, MAX_TOKENS
 from config.inputs import json_problem
 
 MAX_BATCH = 1000
@@ -60,6 +62,8 @@ def _storable(fields: dict[str, Any]) -> dict[str, Any]:
 CallTime = Annotated[AwareDatetime, AfterValidator(_recent)]
 Fields = Annotated[dict[Text, Any], AfterValidator(_storable)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Count64 = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 
 
 class Turn(BaseModel):
@@ -70,6 +74,18 @@ class Turn(BaseModel):
     start_seconds: float = Field(
         ge=0, le=MAX_DURATION_SECONDS, description="Seconds from the start of the call."
     )
+    latency_ms: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_LATENCY_MS,
+        description="Agent turns only: milliseconds from the caller's last word to this turn.",
+    )
+
+    @model_validator(mode="after")
+    def _latency_is_the_agents(self):
+        if self.latency_ms is not None and self.speaker != "agent":
+            raise ValueError("latency_ms is for agent turns: how long the agent took to answer.")
+        return self
 
 
 class CallReport(BaseModel):
@@ -96,12 +112,49 @@ class CallReport(BaseModel):
     sentiment: float | None = Field(None, ge=-1, le=1, description="Caller sentiment, -1 to 1.")
     transferred: bool | None = Field(None, description="Was the call handed to a person?")
     completed: bool | None = Field(None, description="Did the call finish normally?")
+    response_latency_ms: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_LATENCY_MS,
+        description="The agent's mean response time in the call, 0 to 600,000 ms.",
+    )
+    cost_usd: float | None = Field(
+        None, ge=0, le=MAX_COST_USD, description="What the call cost, 0 to 10,000 US dollars."
+    )
+    tokens_in: Count64 | None = Field(None, description="Model input tokens in the call.")
+    tokens_out: Count64 | None = Field(None, description="Model output tokens in the call.")
+    tool_calls: Count | None = Field(None, description="Tools the agent called, 0 to 10,000.")
+    tool_errors: Count | None = Field(
+        None, description="Tool calls that failed; at most tool_calls."
+    )
+    interruptions: Count | None = Field(
+        None, description="Times the caller talked over the agent, 0 to 10,000."
+    )
+    ended_by: Literal["caller", "agent", "transfer", "error"] | None = Field(
+        None, description="Who ended the call: caller, agent, transfer or error."
+    )
+    end_reason: Text | None = Field(
+        None, min_length=1, max_length=100, description="Why it ended, e.g. voicemail."
+    )
     transcript: list[Turn] | None = Field(None, max_length=5000, description="The conversation.")
     fields: Fields | None = Field(
         None,
         description="Anything else (post-call analysis...); merged into earlier fields. "
         f"Finite numbers, no NUL, at most {MAX_FIELDS_DEPTH} levels deep.",
     )
+
+    @model_validator(mode="after")
+    def _errors_within_calls(self):
+        if (
+            self.tool_errors is not None
+            and self.tool_calls is not None
+            and self.tool_errors > self.tool_calls
+        ):
+            raise ValueError(
+                f"tool_errors ({self.tool_errors}) is more than tool_calls ({self.tool_calls}); "
+                "count failed tool calls among all tool calls."
+            )
+        return self
 
 
 Batch = Annotated[list[CallReport], Field(min_length=1, max_length=MAX_BATCH)]
@@ -167,4 +220,4 @@ _turns = TypeAdapter(list[Turn])
 
 def turns_json(turns: list[Turn]) -> str:
     """The transcript as JSON text, serialised once by pydantic's compiled core."""
-    return _turns.dump_json(turns).decode()
+    return _turns.dump_json(turns, exclude_none=True).decode()

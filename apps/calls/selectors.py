@@ -342,6 +342,7 @@ class TurnView:
     speaker: str  # "agent" or "caller"
     text: str
     at: str  # "0:42" from the start of the call
+    latency: str = ""  # agent turns: "1.2 s to answer"
 
     @property
     def long(self) -> bool:
@@ -376,7 +377,33 @@ def transcript_for_page(call: Call, *, everything: bool = False) -> TranscriptVi
 
 def _turn(turn: dict) -> TurnView:
     speaker = "agent" if turn.get("speaker") == "agent" else "caller"
-    return TurnView(speaker, str(turn.get("text", "")), clock(turn.get("start_seconds")))
+    text, at = str(turn.get("text", "")), clock(turn.get("start_seconds"))
+    return TurnView(speaker, text, at, milliseconds(turn.get("latency_ms")))
+
+
+def milliseconds(value) -> str:
+    """A response time as a person reads it: 850 -> "0.85 s", 1234 -> "1.2 s"; "" if unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return ""
+    if value < 0:
+        return ""
+    seconds = value / 1000
+    return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:,.1f} s"
+
+
+def ending(call: Call) -> str:
+    """Who ended the call and when, in words: "The caller hung up at 3:12 (voicemail)."."""
+    who = {
+        "caller": "The caller hung up",
+        "agent": "The agent ended the call",
+        "transfer": "The call was transferred to a person",
+        "error": "An error ended the call",
+    }.get(call.ended_by, "")
+    if not who:
+        return f"The call ended: {call.end_reason}." if call.end_reason else ""
+    when = clock(call.duration_seconds) if call.duration_seconds is not None else ""
+    text = f"{who} at {when}" if when else who
+    return f"{text} ({call.end_reason})." if call.end_reason else f"{text}."
 
 
 def clock(seconds) -> str:

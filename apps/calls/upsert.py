@@ -26,7 +26,26 @@ from django.utils import timezone
 
 from apps.calls.models import Call
 
-OUTCOMES = ("duration_seconds", "converted", "sentiment", "transferred", "completed")
+# What a router reports about how a call went: each one's type in the staging table. A text
+# left unreported is stored empty (NOT NULL ''), a number or yes/no as NULL.
+OUTCOME_TYPES = {
+    "duration_seconds": "double precision",
+    "converted": "boolean",
+    "sentiment": "double precision",
+    "transferred": "boolean",
+    "completed": "boolean",
+    "response_latency_ms": "double precision",
+    "cost_usd": "double precision",
+    "tokens_in": "bigint",
+    "tokens_out": "bigint",
+    "tool_calls": "integer",
+    "tool_errors": "integer",
+    "interruptions": "integer",
+    "ended_by": "varchar(8)",
+    "end_reason": "varchar(100)",
+}
+TEXTS = ("ended_by", "end_reason")
+OUTCOMES = tuple(OUTCOME_TYPES)
 # What a report may set on a stored call, transcript and fields apart.
 REPLACED = ("experiment_id", "variant_id", "caller", "started_at", *OUTCOMES)
 
@@ -47,6 +66,15 @@ class StagedCall:
     sentiment: float | None = None
     transferred: bool | None = None
     completed: bool | None = None
+    response_latency_ms: float | None = None
+    cost_usd: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    tool_calls: int | None = None
+    tool_errors: int | None = None
+    interruptions: int | None = None
+    ended_by: str | None = None
+    end_reason: str | None = None
     transcript_json: str | None = None  # serialised once, written as is
     fields: dict = field(default_factory=dict)
     after_stop: bool = False  # used only if the call is new
@@ -68,7 +96,8 @@ STAGING_COLUMNS = (
 # Kept for the connection's life and emptied at each commit: creating a table per batch
 # would write the system catalogs ten times a second. The DELETE empties it when an outer
 # transaction (a test's, or a caller's atomic block) holds an earlier batch's rows.
-STAGING = """
+_OUTCOME_COLUMNS = "\n".join(f"    {name} {kind}," for name, kind in OUTCOME_TYPES.items())
+STAGING = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS call_reports (
     agent_id bigint NOT NULL,
     call_id varchar(128) NOT NULL,
@@ -76,11 +105,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS call_reports (
     variant_id bigint,
     caller varchar(256),
     started_at timestamp with time zone,
-    duration_seconds double precision,
-    converted boolean,
-    sentiment double precision,
-    transferred boolean,
-    completed boolean,
+{_OUTCOME_COLUMNS}
     transcript jsonb,
     fields jsonb NOT NULL,
     after_stop boolean NOT NULL,
@@ -89,36 +114,33 @@ CREATE TEMPORARY TABLE IF NOT EXISTS call_reports (
 DELETE FROM call_reports
 """
 
+
+def _inserted(name: str) -> str:
+    return f"COALESCE({name}, '')" if name in TEXTS else name
+
+
+_KEPT = ("experiment_id", "variant_id", "caller", "started_at", *OUTCOMES)
+
 # PostgreSQL checks NOT NULL before it looks for a conflict, so a report that omits caller,
 # started_at or the transcript proposes a placeholder for the insert; the update reads the
 # staged row itself, where NULL still means "not reported". A placeholder is never stored: a
 # call is staged without caller or started_at only if it existed when the batch was checked,
 # and if it has gone since, the last count refuses the batch (see _upsert_postgresql).
-UPSERT = """
+UPSERT = f"""
 WITH upserted AS (
     INSERT INTO calls_call AS stored (
-        agent_id, call_id, experiment_id, variant_id, caller, started_at, duration_seconds,
-        converted, sentiment, transferred, completed, transcript, fields, after_stop,
-        received_at, updated_at
+        agent_id, call_id, experiment_id, variant_id, caller, started_at,
+        {", ".join(OUTCOMES)}, transcript, fields, after_stop, received_at, updated_at
     )
     SELECT agent_id, call_id, experiment_id, variant_id, COALESCE(caller, ''),
-        COALESCE(started_at, %(now)s), duration_seconds, converted, sentiment, transferred,
-        completed, COALESCE(transcript, '[]'), fields, after_stop, %(now)s, %(now)s
+        COALESCE(started_at, %(now)s), {", ".join(_inserted(name) for name in OUTCOMES)},
+        COALESCE(transcript, '[]'), fields, after_stop, %(now)s, %(now)s
     FROM call_reports
     ORDER BY agent_id, call_id
     ON CONFLICT (agent_id, call_id) DO UPDATE SET (
-        experiment_id, variant_id, caller, started_at, duration_seconds, converted, sentiment,
-        transferred, completed, transcript, fields, updated_at
+        {", ".join(_KEPT)}, transcript, fields, updated_at
     ) = (
-        SELECT COALESCE(r.experiment_id, stored.experiment_id),
-            COALESCE(r.variant_id, stored.variant_id),
-            COALESCE(r.caller, stored.caller),
-            COALESCE(r.started_at, stored.started_at),
-            COALESCE(r.duration_seconds, stored.duration_seconds),
-            COALESCE(r.converted, stored.converted),
-            COALESCE(r.sentiment, stored.sentiment),
-            COALESCE(r.transferred, stored.transferred),
-            COALESCE(r.completed, stored.completed),
+        SELECT {", ".join(f"COALESCE(r.{name}, stored.{name})" for name in _KEPT)},
             COALESCE(r.transcript, stored.transcript),
             stored.fields || r.fields,
             excluded.updated_at
@@ -144,9 +166,9 @@ def _upsert_postgresql(calls: list[StagedCall]) -> tuple[int, int]:
                 copy.write_row(
                     (
                         *(c.agent_id, c.call_id, c.experiment_id, c.variant_id, c.caller),
-                        *(c.started_at, c.duration_seconds, c.converted, c.sentiment),
-                        *(c.transferred, c.completed, c.transcript_json),
-                        *(json.dumps(c.fields), c.after_stop),
+                        c.started_at,
+                        *[getattr(c, name) for name in OUTCOMES],
+                        *(c.transcript_json, json.dumps(c.fields), c.after_stop),
                     )
                 )
         cursor.execute(UPSERT, {"now": timezone.now()})

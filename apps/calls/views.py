@@ -146,5 +146,7 @@ def call_detail(request, pk):
         "call": call,
         "transcript": selectors.transcript_for_page(call, everything=everything),
         "fields": selectors.custom_fields(call),
+        "ending": selectors.ending(call),
+        "latency": selectors.milliseconds(call.response_latency_ms),
     }
     return render(request, "calls/call_detail.html", context)
