@@ -25,7 +25,9 @@ APPLY = "experiments.apply_winner"
 def experiment_list(request):
     status, query = request.GET.get("status", ""), request.GET.get("q", "").strip()
     context = {
-        "experiments": selectors.experiments_for_list(status=status, query=query),
+        "experiments": selectors.experiments_with_standing(
+            selectors.experiments_for_list(status=status, query=query)
+        ),
         "status": status,
         "q": query,
         "statuses": Status.choices,
