@@ -11,6 +11,8 @@ from django.utils import timezone
 from apps.accounts.roles import user_set_role
 from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
+from apps.audit.models import AuditEntry
+from apps.calls.management.conversations import caller_name, script_for, timed
 from apps.calls.models import Call
 from apps.experiments.models import Experiment
 from apps.experiments.services import (
@@ -39,14 +41,13 @@ SALES = """You call small-business owners who asked for a quote for Lumen POS. L
 sell, how many tills they run, and when they want to switch. Book a demo if they are interested."""
 SALES_BUDGET = SALES + "\nAsk about their budget and timeline early, without being pushy."
 
-LINES = {
-    "agent": [
-        "Harbor Dental, this is Ava. How can I help?",
-        "I can offer Tuesday at 9:30.",
-        "You're booked. Anything else?",
-        "Thanks for calling, goodbye.",
-    ],
-    "caller": ["Hi, I need a cleaning.", "Tuesday works.", "No, that's all.", "Could it be later?"],
+# How many calls the demo makes per agent; README.md says the total (tests/test_demo.py).
+FRONT_DESK_CALLS, SALES_CALLS, COLLECTIONS_CALLS = 800, 400, 300
+JUDGE_REASONS = {
+    "pass": "The agent asked about the budget and the timeline politely, and the owner "
+    "answered both.",
+    "fail": "The agent asked when they want to switch but never asked about the budget.",
+    "unknown": "The owner could not talk; the call ended before the topic could come up.",
 }
 
 PEOPLE = [("viewer", "viewer"), ("operator", "operator"), ("manager", "manager")]
@@ -81,6 +82,7 @@ class Command(BaseCommand):
 
     def _agents_and_experiments(self):
         operator = get_user_model().objects.get(username="operator")
+        now = timezone.now()
         desk = agent_create(
             name="Front desk",
             slug="front-desk",
@@ -100,13 +102,14 @@ class Command(BaseCommand):
             description="Thanking callers by name should make more of them book, because the "
             "call feels personal from the first sentence.",
             guardrails=["transfer_rate"],
+            min_lift=0.2,  # a greeting is worth changing for a fifth more bookings, not less
         )
         b = variant_fork(experiment=warm, user=operator, name="Warm thanks", body=FRONT_DESK_WARM)
         weights_set(experiment=warm, weights={"control": 50, "b": 50}, user=operator)
         experiment_start(experiment=warm, user=operator)
         # The demo pretends the test has run for two weeks, as its calls do.
-        Experiment.objects.filter(pk=warm.pk).update(started_at=timezone.now() - timedelta(days=14))
-        self._calls(desk, warm, {warm.control: 0.22, b: 0.27}, count=800)
+        _backdate(warm, started=now - timedelta(days=14))
+        self._calls(desk, warm, {warm.control: 0.22, b: 0.27}, FRONT_DESK_CALLS, days=(14, 0))
 
         collections = agent_create(
             name="Collections",
@@ -124,6 +127,8 @@ class Command(BaseCommand):
             description="Stating the amount in the first sentence should "
             "shorten calls without hurting payments.",
         )
+        # Calls before any experiment: the planner of the draft reads this agent's volume.
+        self._calls(collections, None, {None: 0.3}, COLLECTIONS_CALLS, days=(30, 0))
 
         sales = agent_create(
             name="Sales outbound",
@@ -148,11 +153,33 @@ class Command(BaseCommand):
         weights_set(experiment=budget, weights={"control": 50, "b": 50}, user=operator)
         experiment_start(experiment=budget, user=operator)
         budget_b = budget.variants.get(key="b")
-        self._calls(sales, budget, {budget.control: 0.18, budget_b: 0.2}, count=400, prefix="sales")
-        self._verdicts(budget, {budget.control.pk: 0.35, budget_b.pk: 0.55})
+        # Which calls the judge passes is drawn first, so that each call's words match it.
+        verdicts = self._verdict_draws(budget, {budget.control: 0.35, budget_b: 0.55})
+        self._calls(
+            sales,
+            budget,
+            {budget.control: 0.18, budget_b: 0.2},
+            SALES_CALLS,
+            days=(15, 1),
+            prefix="sales",
+            judged=verdicts,
+        )
+        self._verdicts(budget, verdicts)
         experiment_stop(experiment=budget, user=operator)
+        _backdate(budget, started=now - timedelta(days=15), stopped=now - timedelta(days=1))
 
-    def _verdicts(self, experiment, pass_rates):
+    def _verdict_draws(self, experiment, pass_rates) -> list[str]:
+        """The judge's verdict for each of the experiment's calls, in the order _calls makes
+        them (alternating variants): pass, fail, or unknown for one call in twenty."""
+        rng, variants = random.Random(11), list(pass_rates)
+        draws = []
+        for i in range(SALES_CALLS):
+            roll = rng.random()
+            rate = pass_rates[variants[i % len(variants)]]
+            draws.append("unknown" if roll > 0.95 else "pass" if roll < rate else "fail")
+        return draws
+
+    def _verdicts(self, experiment, verdicts: list[str]):
         """Stored judge verdicts, so the custom-goal demo works with no LLM at hand.
 
         The demo seeds every layer; the judge is the one above calls, hence the late import.
@@ -161,62 +188,74 @@ class Command(BaseCommand):
         from apps.judging.prompt import JUDGE_PROMPT_VERSION
         from apps.judging.services import criterion_current
 
-        rng = random.Random(11)
         experiment.refresh_from_db()  # its judge was set after it was created
         criterion = criterion_current(experiment=experiment)
-        reasons = {
-            "pass": "The agent asked about budget and timing politely and early.",
-            "fail": "The agent never asked about the budget.",
-            "unknown": "The call ended before the topic could come up.",
-        }
-        judgements = []
-        for call in experiment.calls.all():
-            roll = rng.random()
-            verdict = (
-                "unknown"
-                if roll > 0.95
-                else "pass"
-                if roll < pass_rates[call.variant_id]
-                else "fail"
+        calls = experiment.calls.order_by("call_id")
+        Judgement.objects.bulk_create(
+            Judgement(
+                call=call,
+                criterion=criterion,
+                model=experiment.judge_model,
+                prompt_version=JUDGE_PROMPT_VERSION,
+                verdict=verdict,
+                reasoning=JUDGE_REASONS[verdict],
             )
-            judgements.append(
-                Judgement(
-                    call=call,
-                    criterion=criterion,
-                    model=experiment.judge_model,
-                    prompt_version=JUDGE_PROMPT_VERSION,
-                    verdict=verdict,
-                    reasoning=reasons[verdict],
-                )
-            )
-        Judgement.objects.bulk_create(judgements)
+            for call, verdict in zip(calls, verdicts, strict=True)
+        )
 
-    def _calls(self, agent, experiment, rates, count, prefix="demo"):
+    def _calls(self, agent, experiment, rates, count, *, days, prefix="demo", judged=None):
+        """`count` calls of `agent` between `days[0]` and `days[1]` days ago, alternating
+        over the variants of `rates` ({variant: conversion rate}; {None: rate} outside an
+        experiment), each with a transcript in the agent's own words that matches its
+        outcome (apps.calls.management.conversations)."""
         rng = random.Random(7)
         now = timezone.now()
         variants = list(rates)
+        script = script_for(agent.slug)
+        prefix = prefix if experiment else agent.slug
         calls = []
         for i in range(count):
             variant = variants[i % len(variants)]
-            started = now - timedelta(minutes=rng.randint(5, 60 * 24 * 14))
-            turns = [
-                {"speaker": speaker, "text": rng.choice(LINES[speaker]), "start_seconds": t * 6.5}
-                for t, speaker in enumerate(["agent", "caller", "agent", "caller", "agent"])
-            ]
+            caller = f"+1555{rng.randint(0, 9_999_999):07d}"
+            extra = {"judged": judged[i]} if judged else {}
+            call = script(
+                rng,
+                name=caller_name(caller),
+                converted=rng.random() < rates[variant],
+                variant=variant.key if variant else "",
+                **extra,
+            )
+            transcript, seconds = timed(rng, call["lines"])
+            started = now - timedelta(minutes=rng.randint(days[1] * 1440 + 5, days[0] * 1440))
+            mood = rng.gauss(0.45 if call["converted"] else 0.05, 0.3)
             calls.append(
                 Call(
                     agent=agent,
                     call_id=f"{prefix}-{i:05d}",
                     experiment=experiment,
                     variant=variant,
-                    caller=f"+1555{rng.randint(0, 9_999_999):07d}",
+                    caller=caller,
                     started_at=started,
-                    duration_seconds=round(rng.lognormvariate(4.6, 0.5), 1),
-                    converted=rng.random() < rates[variant],
-                    sentiment=round(max(-1.0, min(1.0, rng.gauss(0.3, 0.35))), 2),
-                    transferred=rng.random() < 0.08,
-                    completed=rng.random() < 0.93,
-                    transcript=turns,
+                    duration_seconds=seconds,
+                    converted=call["converted"],
+                    sentiment=round(max(-1.0, min(1.0, mood)), 2),
+                    transferred=call["transferred"],
+                    completed=call["completed"],
+                    transcript=transcript,
                 )
             )
         Call.objects.bulk_create(calls)
+
+
+def _backdate(experiment, *, started, stopped=None):
+    """Move an experiment's start (and stop) into the past, as its demo calls are: the
+    experiment's dates, its first phase and the audit log's lines about it agree."""
+    experiment.refresh_from_db()
+    phases = [{**experiment.phases[0], "started_at": started.isoformat()}, *experiment.phases[1:]]
+    Experiment.objects.filter(pk=experiment.pk).update(
+        started_at=started, stopped_at=stopped, phases=phases
+    )
+    entries = AuditEntry.objects.filter(object_type="experiment", object_id=str(experiment.pk))
+    entries.exclude(action="experiment.stop").update(created_at=started)
+    if stopped is not None:
+        entries.filter(action="experiment.stop").update(created_at=stopped)

@@ -6,6 +6,7 @@ and reporting a call again updates it rather than counting it twice.
 """
 
 import logging
+import os
 import random
 import re
 import time
@@ -19,40 +20,12 @@ from switchboard_client import Client, SwitchboardError, SwitchboardUnavailable
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.agents.models import Agent
+from apps.calls.management.conversations import caller_name, script_for, timed
 from apps.experiments.models import Status
 
 EFFECT = re.compile(r"(?P<key>[a-z0-9_-]+)=(?P<lift>[+-]?(\d+\.?\d*|\.\d+))")
 NO_VARIANT = "(no variant)"
 KEY_WAIT_SECONDS = 10  # a running server learns of a new key within a second or so
-
-OPENINGS = [
-    "Hello, thanks for calling. How can I help you today?",
-    "Hi, you're through to Ava. What can I do for you?",
-    "Good morning, thanks for calling. What can I help with?",
-]
-REQUESTS = [
-    "Hi, I'd like to book an appointment.",
-    "I'm calling about my last bill.",
-    "Can you tell me what the options cost?",
-    "I need to change a booking I made.",
-]
-AGENT_MIDDLE = [
-    "Of course. Could I have your name, please?",
-    "Sure, let me check that for you.",
-    "When would suit you best?",
-    "I can offer Tuesday morning or Thursday afternoon.",
-]
-CALLER_MIDDLE = [
-    "It's Sam Lee.",
-    "Thursday afternoon would be best.",
-    "Sure, go ahead.",
-    "Hmm, let me think for a second.",
-]
-CLOSINGS = {
-    True: ("You're all set. Is there anything else?", "No, that's everything. Thanks!"),
-    False: ("No problem. Call us back any time.", "Okay, I'll think about it."),
-}
-GOODBYE = "Thanks for calling. Goodbye!"
 
 
 class Command(BaseCommand):
@@ -71,7 +44,11 @@ class Command(BaseCommand):
             metavar="KEY=±RATE",
             help="Extra conversion for a variant, e.g. b=+0.05 (repeat for several).",
         )
-        parser.add_argument("--url", help="Switchboard's address (default: SITE_URL).")
+        parser.add_argument(
+            "--url",
+            help="Switchboard's address (default: SITE_URL, or http://127.0.0.1:PORT when "
+            "only PORT is set, as for `PORT=8765 make run`).",
+        )
         parser.add_argument("--key", help="A router key (default: a new one, revoked after).")
         parser.add_argument("--callers", type=int, help="Distinct callers (default: calls / 2).")
         parser.add_argument("--seed", type=int, help="Repeat a run (default: a random seed).")
@@ -83,13 +60,16 @@ class Command(BaseCommand):
         effects = _effects(options["effect"], agent)
         _check_numbers(options)
         seed = options["seed"] if options["seed"] is not None else random.randrange(1_000_000)
-        url = options["url"] or settings.SITE_URL
+        url = (options["url"] or _default_url()).rstrip("/")
         key, made = _key(options["key"])
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
         try:
             tally = self._simulate(agent, url, key, effects, seed, options, waits=made is not None)
         except SwitchboardUnavailable as error:
-            raise CommandError(f"Is Switchboard running at {url}? {error}") from None
+            raise CommandError(
+                f"Is Switchboard running at {url}? {error} If it runs elsewhere, say where "
+                "with --url, e.g. --url http://127.0.0.1:8765."
+            ) from None
         except SwitchboardError as error:
             raise CommandError(f"Switchboard at {url} refused: {error}") from None
         finally:
@@ -125,6 +105,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Fallbacks: {tally['fallbacks']:,}.")
         if tally["undelivered"]:
             self.stderr.write(f"{tally['undelivered']:,} of them could not be reported.")
+
+
+def _default_url() -> str:
+    """SITE_URL when it is set; else the port `make run` serves on when PORT says it."""
+    if "SITE_URL" not in os.environ and os.environ.get("PORT", "").isdigit():
+        return f"http://127.0.0.1:{os.environ['PORT']}"
+    return settings.SITE_URL
 
 
 def _control_first(item) -> tuple:
@@ -201,11 +188,18 @@ def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool)
 
 
 def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dict:
-    """A plausible report: converted with probability `rate`, a short conversation, outcomes
-    that lean the way a converted (or lost) call does."""
-    converted = rng.random() < min(max(rate, 0.0), 1.0)
-    transcript = _conversation(rng, rng.randint(4, 8), converted)
-    mood = rng.gauss(0.45 if converted else 0.0, 0.25)
+    """A plausible report: converted with probability `rate`, a conversation in the agent's
+    own words that ends the way the outcome says (apps.calls.management.conversations), a
+    mood that leans the same way."""
+    script = script_for(assignment.agent)
+    call = script(
+        rng,
+        name=caller_name(caller),
+        converted=rng.random() < min(max(rate, 0.0), 1.0),
+        variant=assignment.variant_key or "",
+    )
+    transcript, seconds = timed(rng, call["lines"])
+    mood = rng.gauss(0.45 if call["converted"] else 0.0, 0.25)
     return {
         "call_id": call_id,
         "agent": assignment.agent,
@@ -213,29 +207,14 @@ def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dic
         "variant": assignment.variant_id,
         "experiment": assignment.experiment_id,
         "started_at": started,
-        "duration_seconds": round(transcript[-1]["start_seconds"] + rng.uniform(3, 20), 1),
-        "converted": converted,
+        "duration_seconds": seconds,
+        "converted": call["converted"],
         "sentiment": round(min(max(mood, -1.0), 1.0), 2),
-        "transferred": not converted and rng.random() < 0.12,
-        "completed": rng.random() < 0.93,
+        "transferred": call["transferred"],
+        "completed": call["completed"],
         "transcript": transcript,
         "fields": {"simulated": True, "fallback": assignment.fallback},
     }
-
-
-def _conversation(rng: random.Random, turns: int, converted: bool) -> list[dict]:
-    """`turns` turns in plain English, agent first: greeting, request, some back and forth, a
-    closing that matches the outcome, and the agent's goodbye when the count is odd."""
-    pairs = (turns - 4) // 2
-    middle = zip(rng.sample(AGENT_MIDDLE, pairs), rng.sample(CALLER_MIDDLE, pairs), strict=True)
-    lines = [rng.choice(OPENINGS), rng.choice(REQUESTS), *(line for two in middle for line in two)]
-    lines += [*CLOSINGS[converted], *([GOODBYE] if turns % 2 else [])]
-    clock, transcript = 0.0, []
-    for i, text in enumerate(lines):
-        speaker = "agent" if i % 2 == 0 else "caller"
-        transcript.append({"speaker": speaker, "text": text, "start_seconds": clock})
-        clock = round(clock + rng.uniform(2, 12), 1)
-    return transcript
 
 
 def _count(tally: dict, assignment, converted: bool) -> None:
