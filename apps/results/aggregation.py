@@ -43,6 +43,11 @@ VALID_DURATION = (
 )
 VALID_SENTIMENT = "CASE WHEN c.sentiment >= -1 AND c.sentiment <= 1 THEN c.sentiment END"
 
+# What the per-caller pass carries of each call: what METRICS and the judge's join read.
+CALL_COLUMNS = (
+    "c.id, c.variant_id, c.caller, c.started_at, c.duration_seconds, c.converted, "
+    "c.sentiment, c.transferred, c.completed"
+)
 # metric -> SQL for one call's value (NULL when the call did not report it)
 METRICS = {
     "conversion": "CASE WHEN c.converted IS NULL THEN NULL WHEN c.converted THEN 1.0 ELSE 0.0 END",
@@ -138,29 +143,27 @@ def aggregate_sql(
     )
     counted = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
     if unit == "caller":
-        # Each caller's first call: its variant and phase are the caller's.
-        units = f"""JOIN (
-                SELECT caller, variant_id, {_phase_of("started_at", phases)} AS phase,
-                       {_checked("started_at", phases)} AS checked
-                FROM (
-                    SELECT c.caller, c.variant_id, c.started_at, ROW_NUMBER() OVER (
-                        PARTITION BY c.caller ORDER BY c.started_at, c.id) AS nth
-                    FROM calls_call c WHERE {counted}
-                ) ranked WHERE nth = 1
-            ) f ON f.caller = c.caller AND f.variant_id = c.variant_id"""
-        unit_column, phase, checked = "c.caller", "f.phase", "f.checked"
+        # One pass in each caller's call order: the variant and start of their first call
+        # are the caller's; their calls with another variant are left out.
+        calls = f"""(
+                SELECT {CALL_COLUMNS},
+                    FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
+                    FIRST_VALUE(c.started_at) OVER first_call AS first_at
+                FROM calls_call c WHERE {counted}
+                WINDOW first_call AS (PARTITION BY c.caller ORDER BY c.started_at, c.id)
+            ) c"""
+        where, unit_column, at = "c.variant_id = c.first_variant", "c.caller", "c.first_at"
     else:
-        units, unit_column = "", "c.id"
-        phase, checked = _phase_of("c.started_at", phases), _checked("c.started_at", phases)
+        calls, where, unit_column, at = "calls_call c", counted, "c.id", "c.started_at"
     return f"""
         SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns()}
         FROM (
-            SELECT c.variant_id, {phase} AS phase, {unit_column} AS unit,
-                   MAX({checked}) AS checked, COUNT(*) AS calls,
+            SELECT c.variant_id, {_phase_of(at, phases)} AS phase, {unit_column} AS unit,
+                   MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls,
                    {_inner_columns().replace("DURATION", duration)}
-            FROM calls_call c {JUDGED if judged else NOT_JUDGED} {units}
-            WHERE {counted}
-            GROUP BY 1, 2, 3
+            FROM {calls} {JUDGED if judged else NOT_JUDGED}
+            WHERE {where}
+            GROUP BY 3, 1, 2
         ) per_unit
         GROUP BY variant_id, phase
     """
@@ -208,9 +211,9 @@ def aggregate(
     boundaries = [adapt(at) for at in latest_first]
     boundaries += [adapt(at - SPLIT_CHECK_MARGIN) for at in latest_first]
     boundaries += [adapt(at + SPLIT_CHECK_MARGIN) for at in latest_first]
-    if unit == "caller":  # the boundaries are used in the first-call subquery
-        params = [*(judge or ()), *boundaries, experiment_id, experiment_id]
-    else:  # ... and here in the select list, before the judge's join
+    if unit == "caller":  # the experiment is chosen in the first-call subquery
+        params = [*boundaries, experiment_id, *(judge or ())]
+    else:
         params = [*boundaries, *(judge or ()), experiment_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
