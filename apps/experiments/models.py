@@ -241,3 +241,47 @@ class ResultSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.experiment} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class ApplyRequest(models.Model):
+    """An operator asking a manager to apply a variant: who asked, which variant, a note.
+
+    Pending until a manager applies the experiment (whichever variant) or declines the
+    request; at most one is pending per experiment, so a manager reads one question, not a
+    pile of repeats."""
+
+    PENDING, APPLIED, DECLINED = "pending", "applied", "declined"
+    STATES = [(PENDING, "Waiting for a manager"), (APPLIED, "Applied"), (DECLINED, "Declined")]
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="apply_requests"
+    )
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    state = models.CharField(max_length=8, choices=STATES, default=PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    answer = models.TextField(blank=True, help_text="The manager's words when declining.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment"],
+                condition=Q(state="pending"),
+                name="one_pending_apply_request",
+            )
+        ]
+
+    def __str__(self):
+        return f"Apply {self.variant.name} in {self.experiment}"

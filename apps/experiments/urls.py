@@ -14,6 +14,12 @@ urlpatterns = [
     path("<int:pk>/start/", views.experiment_start, name="start"),
     path("<int:pk>/stop/", views.experiment_stop, name="stop"),
     path("<int:pk>/apply/", views.experiment_apply, name="apply"),
+    path("<int:pk>/ask/", views.apply_request_new, name="ask"),
+    path(
+        "<int:pk>/requests/<int:request_pk>/decline/",
+        views.apply_request_decline,
+        name="request-decline",
+    ),
     path("<int:pk>/variants/new/", views.variant_new, name="variant-new"),
     path("<int:pk>/variants/diff/", views.variant_diff, name="variant-diff"),
     path("<int:pk>/variants/<slug:key>/", views.variant_edit, name="variant"),

@@ -15,7 +15,7 @@ from apps.experiments.forms import (
     VariantForm,
     add_service_errors,
 )
-from apps.experiments.models import Experiment, Status
+from apps.experiments.models import ApplyRequest, Experiment, Status
 from config.inputs import whole_number
 
 RUN = "experiments.run_experiment"
@@ -329,7 +329,7 @@ def experiment_apply(request, pk):
     form = ApplyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.winner_apply(
+            applied = services.winner_apply(
                 experiment=experiment,
                 variant_key=key,
                 user=request.user,
@@ -338,18 +338,65 @@ def experiment_apply(request, pk):
         except ValidationError as error:
             form.add_error("reason" if error.code == "reason" else None, error.messages)
         else:
+            services.apply_requests_close(experiment=applied, user=request.user)
             messages.success(
                 request,
                 f"{experiment.agent.name} now uses {variant.name}'s "
                 "prompt. Routers get it on their next call.",
             )
             return redirect(experiment.agent)
+    context = _apply_context(experiment, variant) | {"form": form}
+    return render(request, "experiments/apply.html", context)
+
+
+def _apply_context(experiment, variant) -> dict:
+    """What applying `variant` would change, its verdict and the request waiting, if any."""
     current = experiment.agent.current_version
-    context = {
+    return {
         "experiment": experiment,
         "variant": variant,
-        "form": form,
-        "verdict": selectors.variant_verdict(experiment, key),
+        "verdict": selectors.variant_verdict(experiment, variant.key),
         "diff": prompt_diff(current.body, variant.prompt_version.body),
+        "pending": services.apply_request_pending(experiment),
     }
-    return render(request, "experiments/apply.html", context)
+
+
+@permission_required(RUN, raise_exception=True)
+def apply_request_new(request, pk):
+    """An operator asks a manager to apply a variant, with a note; the page shows what would
+    change first, as the manager's apply page does."""
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    key = request.POST.get("variant") or request.GET.get("variant", "")
+    variant = get_object_or_404(experiment.variants.select_related("prompt_version"), key=key)
+    note, error = request.POST.get("note", ""), None
+    if request.method == "POST":
+        try:
+            services.apply_request_create(
+                experiment=experiment, variant_key=key, user=request.user, note=note
+            )
+        except ValidationError as refusal:
+            error = " ".join(refusal.messages)
+        else:
+            messages.success(
+                request,
+                f"Asked. Managers see your request to apply {variant.name} on their home page.",
+            )
+            return redirect(experiment)
+    context = _apply_context(experiment, variant) | {"asking": True, "note": note, "error": error}
+    return render(request, "experiments/apply.html", context, status=400 if error else 200)
+
+
+@require_POST
+@permission_required(APPLY, raise_exception=True)
+def apply_request_decline(request, pk, request_pk):
+    experiment = get_object_or_404(Experiment, pk=pk)
+    waiting = get_object_or_404(ApplyRequest, pk=request_pk, experiment=experiment)
+    try:
+        services.apply_request_decline(
+            request=waiting, user=request.user, answer=request.POST.get("answer", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Declined the request to apply {waiting.variant.name}.")
+    return redirect(experiment)

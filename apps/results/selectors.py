@@ -1,4 +1,4 @@
-"""Reads for the results pages: the latest snapshot, its history, and the planner."""
+"""Reads for the results pages: the latest snapshot and the planner."""
 
 from datetime import timedelta
 
@@ -13,26 +13,8 @@ from apps.stats import planning
 from apps.stats.ratio import ratio_moments
 from apps.stats.types import Moments, RatioStats
 
-__all__ = ["latest_snapshot", "plan_for_form", "timeline"]
-TIMELINE_POINTS = 120
+__all__ = ["latest_snapshot", "plan_for_form"]
 DEFAULT_BASELINES = {"conversion": 0.2, "custom": 0.5}
-
-
-def timeline(experiment) -> dict:
-    """The goal metric and its range per variant over time, from stored snapshots."""
-    rows = list(experiment.snapshots.order_by("computed_at").values_list("computed_at", "data"))
-    step = max(1, len(rows) // TIMELINE_POINTS)
-    rows = rows[::step][-TIMELINE_POINTS:]
-    series: dict[str, dict] = {}
-    for computed_at, data in rows:
-        for v in data.get("variants", []):
-            s = series.setdefault(v["key"], {"name": v["name"], "points": []})
-            empty = not v.get("units")  # before any call there is no rate, not a rate of 0
-            point = {"t": computed_at.isoformat()}
-            for name, key in (("mean", "mean"), ("low", "ci_low"), ("high", "ci_high")):
-                point[name] = None if empty else v[key]
-            s["points"].append(point)
-    return {"series": list(series.values())}
 
 
 def plan_for_form(

@@ -1,12 +1,19 @@
 """The results panel of the experiment page and the planner of the new-experiment form."""
 
+import logging
+
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apps.experiments.models import Experiment
+from apps.experiments.services import apply_request_pending
 from apps.results import selectors
+from apps.results.card import decision_card, scorecard
 from apps.results.services import results_compute_or_record, results_recompute
+from apps.results.timeseries import experiment_series
+
+log = logging.getLogger(__name__)
 
 
 def results_panel(request, pk):
@@ -25,13 +32,26 @@ def results_refresh(request, pk):
 
 
 def _panel(request, experiment, snapshot):
-    context = {
-        "experiment": experiment,
-        "snapshot": snapshot,
-        "data": snapshot.data if snapshot else None,
-        "timeline": selectors.timeline(experiment) if snapshot else None,
-    }
+    context = {"experiment": experiment, "snapshot": snapshot, "data": None}
+    if snapshot is not None:
+        data = snapshot.data
+        pending = apply_request_pending(experiment)
+        context |= {
+            "data": data,
+            "card": decision_card(experiment, data, request.user, pending),
+            "scorecard": scorecard(experiment, data),
+            "series": _series(experiment, snapshot),
+        }
     return render(request, "results/_panel.html", context)
+
+
+def _series(experiment, snapshot):
+    """The charts by call date; the rest of the panel is shown even if they fail."""
+    try:
+        return experiment_series(experiment, snapshot)
+    except Exception:
+        log.exception("The charts of experiment %s could not be computed", experiment.pk)
+        return None
 
 
 def plan(request):

@@ -20,6 +20,13 @@ from apps.experiments.services.lifecycle import (
     experiment_stop,
     winner_apply,
 )
+from apps.experiments.services.requests import (
+    apply_request_create,
+    apply_request_decline,
+    apply_request_pending,
+    apply_requests_close,
+    apply_requests_pending,
+)
 from apps.experiments.services.traffic import variant_pause, variant_resume, weights_set
 from apps.experiments.services.variants import (
     VARIANT_KEYS,
@@ -31,6 +38,11 @@ from apps.experiments.services.variants import (
 __all__ = [
     "OPTIMIZE_GOALS",
     "VARIANT_KEYS",
+    "apply_request_create",
+    "apply_request_decline",
+    "apply_request_pending",
+    "apply_requests_close",
+    "apply_requests_pending",
     "even_weights",
     "experiment_create",
     "experiment_delete",

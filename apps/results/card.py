@@ -1,0 +1,343 @@
+"""What the decision screen says: the verdict card and the scorecard, read from a snapshot.
+
+The card puts the stored verdict in one sentence, says why (or why not yet) from the
+snapshot's numbers in the experiment's unit (callers or calls), and offers the next step to
+whoever may take it. Once the experiment stopped it speaks in the past tense and says what is
+live now (status, winner and the agent's current prompt). The scorecard has one row per
+metric, goal first, with each variant's change and always-valid range on the metric's own
+scale (apps.stats.scales).
+"""
+
+from apps.experiments.models import Status
+from apps.experiments.templatetags.switchboard import as_of
+from apps.stats.scales import format_change
+
+TITLES = {
+    "winning": "Winner found",
+    "guardrail_pending": "Better, but wait for the guardrails",
+    "guardrail": "A guardrail got worse",
+    "losing": "The variants do worse",
+    "no_difference_yet": "No clear difference yet",
+    "inconclusive": "No difference worth applying",
+    "srm": "Traffic split problem",
+    "changed": "The difference changed over time",
+}
+APPLIABLE = {"winning", "guardrail_pending"}
+METRIC_LABELS = {
+    "conversion": "conversion rate",
+    "custom": "pass rate",
+    "sentiment": "sentiment",
+    "duration": "call duration",
+    "transfer_rate": "transfer rate",
+    "completion_rate": "completion rate",
+}
+
+
+def unit_word(experiment, count: int | None = 2) -> str:
+    word = "caller" if experiment.unit == "caller" else "call"
+    return word if count == 1 else f"{word}s"
+
+
+def in_unit(sentence: str, experiment) -> str:
+    """The stored verdict counts "calls per version"; in caller mode those are callers."""
+    if experiment.unit == "caller":
+        sentence = sentence.replace(" more calls per version", " more callers per version")
+    return sentence
+
+
+def _improvement(lift: dict, direction: str) -> float:
+    return lift["absolute"] if direction == "higher" else -lift["absolute"]
+
+
+def focus_variant(data: dict) -> dict | None:
+    """The variant the card speaks of: the winner, else the one whose change looks best."""
+    others = [v for v in data.get("variants", []) if not v.get("is_control")]
+    if data.get("best"):
+        return next((v for v in others if v["key"] == data["best"]), None)
+    compared = [v for v in others if v.get("lift") and v["lift"].get("ok")]
+    if compared:
+        return max(compared, key=lambda v: _improvement(v["lift"], data.get("direction")))
+    return others[0] if others else None
+
+
+def range_words(change: dict, metric: str) -> str:
+    low = format_change(change["ci_low"], metric, signed=True, unit=False)
+    return f"{low} to {format_change(change['ci_high'], metric, signed=True)}"
+
+
+def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
+    code, goal = data["verdict"]["code"], data["goal"]
+    if code in ("srm", "changed", "inconclusive") or variant is None:
+        return ""
+    lift = variant.get("lift") or {}
+    was, still = ("was", "still included") if past else ("is", "still includes")
+    label = METRIC_LABELS.get(goal, goal)
+    if code == "guardrail":
+        return _guardrail_why(data, variant, past)
+    if not lift.get("ok"):
+        need = _need(data)
+        more = f"; about {need:,} more {unit_word(experiment, need)} per variant" if need else ""
+        return f"Not enough {unit_word(experiment)} yet to compare {variant['name']}{more}."
+    if code == "winning":
+        return (
+            f"The always-valid range {was} clear of “no change”, and every guardrail "
+            f"{was} shown to be no worse than its limit."
+        )
+    if code == "losing":
+        return f"The always-valid range {was} clear of “no change”, on the worse side."
+    if code == "guardrail_pending":
+        limits = _unproven(data, variant["key"])
+        verb = ("were" if past else "are") if len(limits) > 1 else was
+        their = "their limits" if len(limits) > 1 else "its limit"
+        return (
+            f"The {label} range {was} clear of “no change”, but the "
+            f"{' and '.join(limits)} {verb} not yet shown to be no worse than {their}."
+        )
+    looks = "looked" if past else "looks"
+    better = _improvement(lift, data.get("direction")) > 0
+    need = _need(data)
+    more = ""
+    if need and not past:
+        more = f"; about {need:,} more {unit_word(experiment, need)} per variant are needed"
+        days = (data.get("plan") or {}).get("days_left")
+        if days and experiment.status == Status.RUNNING:
+            more += f" (about {days:,} day{'s' if days != 1 else ''} at the current volume)"
+    return (
+        f"{variant['name']} {looks} {'better' if better else 'worse'} ({lift_short(lift, goal)}), "
+        f"but the always-valid range {still} no change ({range_words(lift, goal)}){more}."
+    )
+
+
+def lift_short(lift: dict, metric: str) -> str:
+    return format_change(lift["absolute"], metric, signed=True)
+
+
+def _need(data: dict) -> int | None:
+    needs = [
+        v["verdict"].get("calls_still_needed")
+        for v in data.get("variants", [])
+        if v.get("verdict") and v["verdict"].get("calls_still_needed")
+    ]
+    return max(needs) if needs else None
+
+
+def _unproven(data: dict, key: str) -> list[str]:
+    return [g["label"] for g in data.get("guardrails", []) if key in g.get("unproven", [])]
+
+
+def _guardrail_why(data: dict, variant: dict, past: bool) -> str:
+    for g in data.get("guardrails", []):
+        row = next((r for r in g["variants"] if r["key"] in g["worse"]), None)
+        if row is not None:
+            name = next((v["name"] for v in data["variants"] if v["key"] == row["key"]), row["key"])
+            was = "was" if past else "is"
+            return (
+                f"{name}'s {g['label']} {was} {row['change_text']} than the control's: "
+                "significantly worse, so applying it is blocked."
+            )
+    return ""
+
+
+def live_now(experiment) -> str:
+    """What callers get now, once the experiment has stopped."""
+    agent = experiment.agent
+    current = agent.current_version
+    if experiment.status == Status.STOPPED:
+        return (
+            f"Live now: every call gets {agent.name}'s current prompt"
+            f"{f' ({current.label})' if current else ''}, as before the test."
+        )
+    if experiment.status != Status.APPLIED or experiment.winner is None:
+        return ""
+    winner = experiment.winner
+    if agent.current_version_id == winner.prompt_version_id:
+        return f"Live now: {winner.name}'s prompt ({current.label}) is {agent.name}'s prompt."
+    control = next((v for v in experiment.variants.all() if v.is_control), None)
+    back = control is not None and control.prompt_version_id == agent.current_version_id
+    how = "was rolled back to the control's prompt" if back else "has changed since"
+    return (
+        f"Live now: {agent.name}'s prompt {how}; it is {current.label}, "
+        f"not {winner.name}'s ({winner.prompt_version.label})."
+    )
+
+
+def decision_card(experiment, data: dict, user, pending=None) -> dict:
+    """Title, sentence, why, what is live now and the next step for `user`."""
+    code = data["verdict"]["code"]
+    past = experiment.status in (Status.STOPPED, Status.APPLIED)
+    variant = focus_variant(data)
+    why = _why(experiment, data, variant, past)
+    sentence = in_unit(as_of(data["verdict"]["sentence"], experiment), experiment)
+    card = {
+        "code": code,
+        "past": past,
+        "title": TITLES.get(code, code),
+        "when": _when(experiment),
+        # Not yet: the why says it all, with the same numbers (and the stored sentence's
+        # "more per version" would repeat it).
+        "sentence": "" if code == "no_difference_yet" and why else sentence,
+        "why": why,
+        "live": live_now(experiment),
+        "variant": variant,
+        "pending": pending,
+        "step": _step(experiment, code, variant, user, pending),
+    }
+    return card
+
+
+def _when(experiment) -> str:
+    """The card's past-tense lead: the verdict was the one at the stop."""
+    if experiment.status == Status.APPLIED:
+        return "The verdict when the test stopped, before the apply:"
+    if experiment.status == Status.STOPPED:
+        return "The verdict when the test stopped:"
+    return ""
+
+
+def _step(experiment, code, variant, user, pending) -> dict:
+    """The next step: {kind, text}; kind is apply, ask, stop or "" (words only)."""
+    status = experiment.status
+    can_apply = getattr(user, "can_apply", False)
+    can_operate = getattr(user, "can_operate", False)
+    appliable = code in APPLIABLE and variant is not None and not variant.get("is_control")
+    name = variant["name"] if variant else ""
+    if status == Status.APPLIED:
+        return {"kind": "", "text": ""}
+    if appliable and status == Status.STOPPED and can_apply:
+        reason = ""
+        if code != "winning":
+            reason = " You write why, since its guardrails were not shown safe."
+        return {"kind": "apply", "text": f"Apply {name} to {experiment.agent.name}.{reason}"}
+    if appliable and status == Status.RUNNING and can_apply:
+        return {
+            "kind": "stop",
+            "text": f"Stop the test to freeze the results; then apply {name} from here.",
+        }
+    if appliable and can_operate:
+        if pending is not None:
+            return {"kind": "", "text": "A manager answers the request below."}
+        return {"kind": "ask", "text": f"Only a manager can apply {name}: ask one."}
+    if appliable:
+        return {"kind": "", "text": f"A manager can apply {name}."}
+    if status == Status.RUNNING:
+        if code in ("losing", "guardrail", "inconclusive") and can_operate:
+            return {"kind": "stop", "text": "Stop the test and keep the current prompt."}
+        if code == "srm":
+            return {
+                "kind": "",
+                "text": "Check that routers ask the assignment endpoint for every call.",
+            }
+        return {"kind": "", "text": "Keep the test running; this card updates by itself."}
+    return {"kind": "", "text": ""}
+
+
+def scorecard(experiment, data: dict) -> list[dict]:
+    """One row per metric, the goal first, then each guardrail: the control's value and, per
+    variant, its value, change, always-valid range and a state (better, worse, not yet; for
+    a guardrail: worse, shown safe, not yet), with the bar's geometry on a 0..100 axis."""
+    goal = data["goal"]
+    control = next((v for v in data["variants"] if v.get("is_control")), None)
+    rows = [_goal_row(experiment, data, goal, control)]
+    rows += [_guardrail_row(data, g) for g in data.get("guardrails", [])]
+    return rows
+
+
+def _goal_row(experiment, data, goal, control) -> dict:
+    direction = data.get("direction") or "higher"
+    variants = []
+    for v in data["variants"]:
+        if v.get("is_control"):
+            continue
+        lift = v.get("lift") or {}
+        variants.append(
+            {"key": v["key"], "name": v["name"], "mean": v["mean"], **_cell(lift, goal)}
+            | {"state": _goal_state(lift, direction)}
+        )
+    return _with_bars(
+        {
+            "metric": goal,
+            "label": experiment.goal_label,
+            "kind": "goal",
+            "direction": direction,
+            "control_mean": control["mean"] if control else None,
+            "threshold": None,
+            "variants": variants,
+        }
+    )
+
+
+def _goal_state(lift: dict, direction: str) -> str:
+    if not lift.get("ok") or lift.get("ci_low") is None or lift.get("ci_high") is None:
+        return "not_yet"
+    low, high = lift["ci_low"], lift["ci_high"]
+    if low > 0 or high < 0:
+        return "better" if (low > 0) == (direction == "higher") else "worse"
+    return "not_yet"
+
+
+def _guardrail_row(data, g) -> dict:
+    names = {v["key"]: v["name"] for v in data["variants"]}
+    variants = []
+    for r in g["variants"]:
+        state = "worse" if r["key"] in g["worse"] else "safe" if r.get("shown_safe") else "not_yet"
+        variants.append(
+            {"key": r["key"], "name": names.get(r["key"], r["key"]), "mean": r["mean"]}
+            | _cell(r, g["metric"])
+            | {"state": state}
+        )
+    threshold = g.get("threshold")
+    return _with_bars(
+        {
+            "metric": g["metric"],
+            "label": g["label"][:1].upper() + g["label"][1:],
+            "kind": "guardrail",
+            "direction": g["direction"],
+            "control_mean": g.get("control_mean"),
+            # the limit lies on the worse side of zero
+            "threshold": None
+            if threshold is None
+            else (-threshold if g["direction"] == "higher" else threshold),
+            "variants": variants,
+        }
+    )
+
+
+def _cell(change: dict, metric: str) -> dict:
+    ok = bool(change.get("ok")) and None not in (
+        change.get("absolute"),
+        change.get("ci_low"),
+        change.get("ci_high"),
+    )
+    return {
+        "ok": ok,
+        "change": format_change(change["absolute"], metric, signed=True) if ok else "",
+        "relative": change.get("relative") if ok else None,
+        "range": range_words(change, metric) if ok else "",
+        "absolute": change.get("absolute") if ok else None,
+        "low": change.get("ci_low") if ok else None,
+        "high": change.get("ci_high") if ok else None,
+    }
+
+
+def _with_bars(row: dict) -> dict:
+    """Places each range, zero and the limit on one axis for the row, symmetric about zero
+    so better and worse get the same room, in 0..100 units an SVG viewBox draws."""
+    ends = [abs(x) for v in row["variants"] if v["ok"] for x in (v["low"], v["high"])]
+    if row["threshold"] is not None:
+        ends.append(abs(row["threshold"]))
+    span = max(ends, default=0) * 1.15 or 1.0
+
+    def at(x: float) -> float:
+        return round(50 + 50 * max(-1.0, min(1.0, x / span)), 2)
+
+    for v in row["variants"]:
+        if v["ok"]:
+            v["bar"] = {
+                "x": at(v["low"]),
+                "width": max(0.6, round(at(v["high"]) - at(v["low"]), 2)),
+                "point": round(at(v["absolute"]) - 0.5, 2),  # a 1-unit tick centred on it
+            }
+    # a 0.4-unit line centred on the limit
+    row["limit_at"] = None if row["threshold"] is None else round(at(row["threshold"]) - 0.2, 2)
+    row["better_side"] = "right" if row["direction"] == "higher" else "left"
+    return row
