@@ -73,20 +73,33 @@ def _standing(experiment, snapshot: dict | None) -> Standing:
     days = _days_running(experiment)
     if snapshot is None:
         return Standing(days, None, "", "", "")
-    rows = [v for v in snapshot["variants"] or [] if not v.get("is_control")]
-    measured = [v for v in rows if (v.get("lift") or {}).get("absolute") is not None]
+    rows = snapshot["variants"] or []
+    control = next((v for v in rows if v.get("is_control")), {})
+    changes = {v["key"]: _absolute(v, control) for v in rows if not v.get("is_control")}
+    measured = [v for v in rows if changes.get(v["key"]) is not None]
     sign = -1 if snapshot["direction"] == "lower" else 1
-    leader = next((v for v in rows if v["key"] == snapshot["best"]), None) or max(
-        measured, key=lambda v: sign * v["lift"]["absolute"], default=None
+    leader = next((v for v in measured if v["key"] == snapshot["best"]), None) or max(
+        measured, key=lambda v: sign * changes[v["key"]], default=None
     )
     progress = snapshot["progress"]
     progress = float(progress) if progress not in (None, "") else None
-    if leader is None or leader not in measured:
+    if leader is None:
         return Standing(days, progress, "", "", snapshot["verdict_code"])
     goal = snapshot["goal"] or experiment.goal_kind
-    change = format_change(leader["lift"]["absolute"], goal, signed=True)
+    change = format_change(changes[leader["key"]], goal, signed=True)
     verdict = (leader.get("verdict") or {}).get("code") or snapshot["verdict_code"]
     return Standing(days, progress, leader["name"], change, verdict)
+
+
+def _absolute(row: dict, control: dict) -> float | None:
+    """The variant's change against the control in the metric's unit, as the snapshot
+    states it; a snapshot stored before changes were absolute gives the two means."""
+    lift = row.get("lift")
+    if isinstance(lift, dict) and lift.get("absolute") is not None:
+        return lift["absolute"]
+    if lift is not None and row.get("mean") is not None and control.get("mean") is not None:
+        return row["mean"] - control["mean"]
+    return None
 
 
 def experiments_for_page():

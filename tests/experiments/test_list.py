@@ -180,3 +180,35 @@ def test_the_filters_still_apply(client, viewer, experiment, operator):
     client.force_login(viewer)
     text = client.get(reverse("experiments:list"), {"q": "shorter"}).text
     assert "Shorter calls" in text and "Warmer greeting" not in text
+
+
+def test_a_snapshot_from_before_absolute_changes_gives_the_difference_of_means(agent, operator):
+    experiment = started(make_experiment(agent=agent, user=operator), operator, 5)
+    ResultSnapshot.objects.create(
+        experiment=experiment,
+        computed_at=timezone.now(),
+        verdict_code="winning",
+        verdict_sentence="…",
+        data={
+            "goal": "conversion",
+            "plan": {"progress": 1.0},
+            "best": "b",
+            "variants": [
+                {"key": "control", "name": "Control", "is_control": True, "mean": 0.2},
+                {
+                    "key": "b",
+                    "name": "Variant B",
+                    "mean": 0.25,
+                    "lift": {"relative": 0.25, "ci_low": 0.1, "ci_high": 0.4, "ok": True},
+                    "verdict": {"code": "winning"},
+                },
+            ],
+        },
+    )
+    standing = standing_of(experiment)
+    assert (standing.leader, standing.change, standing.verdict) == (
+        "Variant B",
+        "+5 points",
+        "winning",
+    )
+    assert standing.progress == 1.0
