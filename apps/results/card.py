@@ -215,7 +215,7 @@ def _step(experiment, code, variant, user, pending) -> dict:
         }
     if appliable and can_operate:
         if pending is not None:
-            return {"kind": "", "text": "A manager answers the request below."}
+            return {"kind": "", "text": "The request waits for a manager."}
         return {"kind": "ask", "text": f"Only a manager can apply {name}: ask one."}
     if appliable:
         return {"kind": "", "text": f"A manager can apply {name}."}

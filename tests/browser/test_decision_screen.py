@@ -112,7 +112,7 @@ def test_an_operator_asks_and_a_manager_applies_from_the_card(page, live_server,
     page.get_by_role("button", name="Ask a manager to apply Variant B").click()
     expect(page.get_by_role("status").first).to_contain_text("Asked. Managers see your request")
     expect(card(page)).to_contain_text("olivia asked a manager to apply Variant B")
-    expect(card(page)).to_contain_text("A manager answers the request below.")
+    expect(card(page)).to_contain_text("The request waits for a manager.")
     assert ApplyRequest.objects.get().state == ApplyRequest.PENDING
 
     page.get_by_role("button", name="Log out").click()
