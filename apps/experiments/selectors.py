@@ -16,7 +16,7 @@ def experiments_for_list(*, status: str = "", query: str = ""):
     latest = ResultSnapshot.objects.filter(experiment=OuterRef("pk")).order_by(
         "-frozen", "-computed_at", "-id"
     )  # as latest_snapshot(): the frozen one of a stopped experiment, else the newest
-    experiments = Experiment.objects.select_related("agent").annotate(
+    experiments = Experiment.objects.select_related("agent", "winner").annotate(
         variant_count=Count("variants"), snapshot_id=Subquery(latest.values("pk")[:1])
     )
     if status in Status.values:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.experiments import selectors
 from apps.experiments.models import Experiment, ResultSnapshot
-from apps.experiments.services import experiment_start, experiment_stop
+from apps.experiments.services import experiment_start, experiment_stop, winner_apply
 from apps.results.services import results_compute
 from tests.factories import make_agent, make_experiment
 from tests.results.helpers import add_calls
@@ -212,3 +212,15 @@ def test_a_snapshot_from_before_absolute_changes_gives_the_difference_of_means(a
         "winning",
     )
     assert standing.progress == 1.0
+
+
+def test_an_applied_experiment_names_the_variant_that_was_applied(
+    client, viewer, agent, operator, manager
+):
+    experiment = started(make_experiment(agent=agent, user=operator), operator, 4)
+    experiment_stop(experiment=experiment, user=operator)
+    winner_apply(experiment=experiment, variant_key="b", user=manager, reason="Reads warmer")
+    client.force_login(viewer)
+    row = row_of(client.get(reverse("experiments:list")).text, experiment.name)
+    assert '<span class="badge applied">Applied</span>' in row
+    assert "Ran 4 days · Variant B applied" in row
