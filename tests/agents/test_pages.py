@@ -223,3 +223,12 @@ def test_compare_on_an_unknown_agent_is_404(client, viewer):
     client.force_login(viewer)
     response = client.get(reverse("agents:detail", args=["nobody"]) + "?a=1&b=2")
     assert response.status_code == 404
+
+
+def test_the_agent_page_links_a_new_experiment_by_the_agents_slug(client, operator, agent):
+    client.force_login(operator)
+    text = client.get(page_url(agent)).text
+    link = f"{reverse('experiments:new')}?agent={agent.slug}"
+    assert f'<a href="{link}">New experiment on {agent.name}</a>' in text
+    form = client.get(link).text
+    assert f'<option value="{agent.slug}" selected>' in form
