@@ -78,19 +78,20 @@ def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
         need = _need(data)
         more = f"; about {need:,} more {unit_word(experiment, need)} per variant" if need else ""
         return f"Not enough {unit_word(experiment)} yet to compare {variant['name']}{more}."
+    name = variant["name"]
     if code == "winning":
         return (
-            f"The always-valid range {was} clear of “no change”, and every guardrail "
+            f"{name}'s always-valid range {was} clear of “no change”, and every guardrail "
             f"{was} shown to be no worse than its limit."
         )
     if code == "losing":
-        return f"The always-valid range {was} clear of “no change”, on the worse side."
+        return f"{name}'s always-valid range {was} clear of “no change”, on the worse side."
     if code == "guardrail_pending":
         limits = _unproven(data, variant["key"])
         verb = ("were" if past else "are") if len(limits) > 1 else was
         their = "their limits" if len(limits) > 1 else "its limit"
         return (
-            f"The {label} range {was} clear of “no change”, but the "
+            f"{name}'s {label} range {was} clear of “no change”, but its "
             f"{' and '.join(limits)} {verb} not yet shown to be no worse than {their}."
         )
     looks = "looked" if past else "looks"

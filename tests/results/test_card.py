@@ -50,7 +50,7 @@ def test_a_winner_says_why_and_offers_each_role_its_own_next_step(
     card = card_of(client, winning)
     assert card.startswith("Winner found")
     assert "Variant B converts 20 percentage points better" in card
-    assert "Why: The always-valid range is clear of “no change”" in card
+    assert "Why: Variant B's always-valid range is clear of “no change”" in card
     assert "every guardrail is shown to be no worse than its limit" in card
     assert "Ask a manager to apply Variant B" in card
     client.force_login(manager)
@@ -171,3 +171,35 @@ def test_the_charts_come_from_the_calls(client, winning, operator):
     html = client.get(reverse("results:panel", args=[winning.pk])).text
     assert 'id="series-data"' in html and 'data-chart="lift"' in html
     assert 'data-chart="timeline"' in html and "By call date" in html
+
+
+def test_a_winner_whose_guardrail_was_not_shown_safe_needs_a_reason_to_apply(
+    client, experiment, operator, manager
+):
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.4}, per_variant=1500)
+    experiment_stop(experiment=experiment, user=operator)
+    results_compute(experiment=experiment, frozen=True)
+    experiment.refresh_from_db()
+    client.force_login(manager)
+    card = card_of(client, experiment)
+    assert card.startswith("The verdict when the test stopped: Better, but wait for the guardrails")
+    assert "Why: Variant B's conversion rate range was clear of “no change”" in card
+    assert "but its transfer rate was not yet shown to be no worse than its limit." in card
+    assert "Apply Variant B to" in card and "You write why" in card
+    client.force_login(operator)
+    assert "Ask a manager to apply Variant B" in card_of(client, experiment)
+
+
+def test_a_per_call_experiment_counts_calls_in_every_sentence(client, agent, operator):
+    from tests.factories import make_experiment
+
+    experiment = make_experiment(agent=agent, user=operator, unit="call", name="Per call")
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.24}, per_variant=300)
+    results_compute(experiment=experiment)
+    client.force_login(operator)
+    card = card_of(client, experiment)
+    assert re.search(r"about [\d,]+ more calls per variant are needed", card)
+    panel = panel_of(client, experiment)
+    assert "planned calls per variant" in panel and "caller" not in panel.lower()
