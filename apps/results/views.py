@@ -9,7 +9,8 @@ from django.views.decorators.http import require_POST
 from apps.experiments.models import Experiment
 from apps.experiments.services import apply_request_pending
 from apps.results import selectors
-from apps.results.card import decision_card, scorecard
+from apps.results.card import decision_card
+from apps.results.scorecard import scorecard
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
 

@@ -16,7 +16,7 @@ from apps.agents.services import prompt_rollback
 from apps.calls.models import Call
 from apps.experiments.models import ApplyRequest, Experiment, Status
 from apps.experiments.services import experiment_start, experiment_stop
-from apps.results.card import range_words
+from apps.results.scorecard import range_words
 from apps.results.services import results_compute
 from apps.stats.scales import format_change
 from tests.browser.conftest import ARTIFACTS

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.agents.services import prompt_rollback
 from apps.experiments.services import experiment_start, experiment_stop, winner_apply
-from apps.results.card import scorecard
+from apps.results.scorecard import scorecard
 from apps.results.services import results_compute
 from tests.results.helpers import add_calls
 
