@@ -138,18 +138,19 @@ def live_now(experiment) -> str:
     """What callers get now, once the experiment has stopped."""
     agent = experiment.agent
     current = agent.current_version
+    control = next((v for v in experiment.variants.all() if v.is_control), None)
+    back = control is not None and control.prompt_version_id == agent.current_version_id
     if experiment.status == Status.STOPPED:
+        since = "the control's, as before the test" if back else "it changed after the test"
         return (
             f"Live now: every call gets {agent.name}'s current prompt"
-            f"{f' ({current.label})' if current else ''}, as before the test."
+            f"{f' ({current.label})' if current else ''}: {since}."
         )
     if experiment.status != Status.APPLIED or experiment.winner is None:
         return ""
     winner = experiment.winner
     if agent.current_version_id == winner.prompt_version_id:
         return f"Live now: {winner.name}'s prompt ({current.label}) is {agent.name}'s prompt."
-    control = next((v for v in experiment.variants.all() if v.is_control), None)
-    back = control is not None and control.prompt_version_id == agent.current_version_id
     how = "was rolled back to the control's prompt" if back else "has changed since"
     return (
         f"Live now: {agent.name}'s prompt {how}; it is {current.label}, "

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from apps.agents.services import prompt_rollback
+from apps.agents.services import agent_prompt_update, prompt_rollback
 from apps.experiments.services import experiment_start, experiment_stop, winner_apply
 from apps.results.scorecard import scorecard
 from apps.results.services import results_compute
@@ -102,6 +102,10 @@ def test_stopped_speaks_in_the_past_and_says_what_is_live(client, winning, opera
     html = client.get(reverse("results:panel", args=[winning.pk])).text
     assert f"/experiments/{winning.pk}/apply/?variant=b" in html
     assert "?variant=control" not in html  # never the control
+
+    agent_prompt_update(agent=winning.agent, body="A new prompt.", user=operator)
+    card = card_of(client, winning)
+    assert "Live now: every call gets" in card and "(v3): it changed after the test." in card
 
 
 def test_after_apply_and_after_rollback_the_card_says_what_is_live(
