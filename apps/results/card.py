@@ -177,7 +177,7 @@ def decision_card(experiment, data: dict, user, pending=None) -> dict:
         "live": live_now(experiment),
         "variant": variant,
         "pending": pending,
-        "step": _step(experiment, code, variant, user, pending),
+        "step": _step(experiment, code, variant, user, pending, data),
     }
     return card
 
@@ -191,7 +191,17 @@ def _when(experiment) -> str:
     return ""
 
 
-def _step(experiment, code, variant, user, pending) -> dict:
+def _not_worse(data: dict) -> list[str]:
+    """The variants no guardrail found worse."""
+    worse = {key for g in data.get("guardrails", []) for key in g.get("worse", [])}
+    return [
+        v["name"]
+        for v in data.get("variants", [])
+        if not v.get("is_control") and v["key"] not in worse
+    ]
+
+
+def _step(experiment, code, variant, user, pending, data) -> dict:
     """The next step: {kind, text}; kind is apply, ask, stop or "" (words only)."""
     status = experiment.status
     can_apply = getattr(user, "can_apply", False)
@@ -217,6 +227,13 @@ def _step(experiment, code, variant, user, pending) -> dict:
     if appliable:
         return {"kind": "", "text": f"A manager can apply {name}."}
     if status == Status.RUNNING:
+        others = _not_worse(data)
+        if code == "guardrail" and others:
+            return {
+                "kind": "",
+                "text": f"Keep the test running for {' and '.join(others)}; never apply "
+                "a variant whose guardrail got worse.",
+            }
         if code in ("losing", "guardrail", "inconclusive") and can_operate:
             return {"kind": "stop", "text": "Stop the test and keep the current prompt."}
         if code == "srm":

@@ -64,11 +64,18 @@ def _bucket_sql(step: int) -> str:
     return f"CAST((julianday(c.started_at) - 2440587.5) * 86400 / {step} AS INTEGER)"
 
 
+def _value_sql(goal: str) -> str:
+    """SQL for one call's value of the goal: a registry entry's `value` (apps.metrics), or
+    the plain SQL string aggregation.METRICS held before the registry."""
+    metric = METRICS[goal]
+    return getattr(metric, "value", metric)
+
+
 def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) -> str:
     """Parameters, in order: the phase boundaries (latest first), then in caller mode the
     experiment id and the judge's three (when `judged`), in call mode the judge's three and
     the experiment id."""
-    value = METRICS[goal].replace("DURATION", VALID_DURATION)
+    value = _value_sql(goal).replace("DURATION", VALID_DURATION)
     counted = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
     if unit == "caller":
         # In each caller's call order: the variant and start of their first call are the

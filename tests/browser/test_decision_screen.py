@@ -218,3 +218,68 @@ def test_a_refresh_keeps_details_open_and_the_charts_drawn(page, live_server, sc
     assert page.evaluate(PAINTED) == [True, True]  # the refresh did not blank the charts
     assert experiment.status == Status.RUNNING
     shots(page, screenshot, "decision-card-7-running-not-yet")
+
+
+def test_three_variants_with_a_paused_one_read_on_a_phone(page, live_server, screenshot):
+    """A variant paused half-way for a worse transfer rate: the scorecard says so in words and
+    colour, the chart marks the pause, and the page still fits 390 px."""
+    operator = make_user("olivia", role="operator")
+    agent = make_agent(name="Front desk", prompt=PROMPT, user=operator)
+    experiment = experiment_start(
+        experiment=make_experiment(agent=agent, user=operator, weights=(34, 33, 33)),
+        user=operator,
+    )
+    start = timezone.now() - timedelta(days=4)
+    paused_at = start + timedelta(days=2)
+    ids = dict(experiment.variants.values_list("key", "id"))
+    phases = [
+        {
+            "number": 1,
+            "started_at": start.isoformat(),
+            "weights": {str(ids["control"]): 34, str(ids["b"]): 33, str(ids["c"]): 33},
+        },
+        {
+            "number": 2,
+            "started_at": paused_at.isoformat(),
+            "weights": {str(ids["control"]): 50, str(ids["b"]): 50, str(ids["c"]): 0},
+        },
+    ]
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=start, phases=phases)
+    for key, weight in (("control", 50), ("b", 50), ("c", 0)):
+        experiment.variants.filter(key=key).update(weight=weight)
+    experiment.refresh_from_db()
+    rng = random.Random(11)
+    calls = []
+    for n in range(3000):
+        at = start + timedelta(seconds=rng.uniform(60, 4 * 86400 - 60))
+        keys = ["control", "b", "c"] if at < paused_at else ["control", "b"]
+        key = rng.choice(keys)
+        calls.append(
+            Call(
+                agent=agent,
+                experiment=experiment,
+                variant_id=ids[key],
+                call_id=f"call-{n}",
+                caller=f"caller-{n}",
+                started_at=at,
+                converted=rng.random() < {"control": 0.2, "b": 0.24, "c": 0.22}[key],
+                duration_seconds=rng.uniform(30, 300),
+                sentiment=rng.uniform(-1, 1),
+                transferred=rng.random() < (0.45 if key == "c" else 0.05),
+                completed=True,
+            )
+        )
+    Call.objects.bulk_create(calls, batch_size=2000)
+    results_compute(experiment=experiment)
+    log_in(page, live_server, "olivia", path=experiment.get_absolute_url())
+
+    expect(card(page)).to_contain_text("A guardrail got worse")
+    expect(card(page)).to_contain_text("Variant C's transfer rate is")
+    expect(card(page)).to_contain_text("Keep the test running for Variant B;")
+    rows = page.locator(".score-row.guardrail .score-variant")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Variant C").locator(".badge")).to_have_text("Worse")
+    expect(page.locator(".score-row.goal .score-variant")).to_have_count(2)
+    expect(page.locator("ul.markers")).to_contain_text("Variant C paused")
+    assert page.evaluate(PAINTED) == [True, True]
+    shots(page, screenshot, "decision-card-8-three-variants-paused")
