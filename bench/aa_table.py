@@ -1,0 +1,464 @@
+"""A/A and power through `apps.results.analysis.analyse()`, the function the results page uses.
+
+Every scenario of issue 11 is simulated as experiments whose arms are identical in truth,
+and each experiment is analysed look after look as the page does: the previous look's
+`result["running"]` goes into `Setup(previous=...)`, so a verdict cannot flip back. An
+experiment counts as a false winner if any variant's verdict is "winning" or
+"guardrail_pending" at any look, a false loser if "losing", "changed" if its always-valid
+range became empty, an SRM false alarm if `result["srm"]["flagged"]`; "any" is any of the
+first three. Power: the variant converts 20% better, looks up to the planned size.
+
+Data: per-unit sufficient statistics drawn with NumPy, new units split between the arms at
+random (multinomial) by the split of their phase; a caller's statistics are the sums over
+their calls (`apps.results.aggregation`), counted in the phase of their first call. Seeded
+per (scenario, experiment): the first N experiments are the same whatever N and however
+many processes run them. About 2,200 CPU seconds for every row: ~18 min on two free cores.
+Under `make bench` (BENCH_TMP set) it also saves its figures for the report;
+BENCH_AA_EXPERIMENTS=N runs N experiments per row instead.
+
+    PYTHONPATH=. .venv/bin/python -m bench.aa_table                  # the whole table
+    PYTHONPATH=. .venv/bin/python -m bench.aa_table --experiments 100 --scenario conversion
+"""
+
+import argparse
+import os
+import time
+import zlib
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+
+import numpy as np
+
+SEED = 20261129
+LOOKS = 100
+MIN_CALLS, TUNING = 100, 5000  # the default experiment's
+MIN_LIFT = {"conversion": 0.05, "duration": 0.05, "sentiment": 0.05}
+KEYS = ("control", "b", "c")
+TARGETS = {"any": 0.05, "srm": 0.002, "power": 0.80}
+COMMAND = "PYTHONPATH=. .venv/bin/python -m bench.aa_table"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    goal: str = "conversion"
+    direction: str = "higher"
+    units_per_look: int = 200  # new units (callers) per look, all arms together
+    splits: tuple[tuple[int, ...], ...] = ((50, 50),)  # percent per arm, one per phase
+    phase_from: tuple[int, ...] = (0,)  # the look each phase starts at
+    rates: tuple[tuple[float, ...], ...] = ((0.1, 0.1),)  # per phase and arm (conversion)
+    experiments: int = 2000
+    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"
+    lift: float = 0.0  # the last arm's relative lift (power)
+    plan: int = 0  # units per arm planned, for the power rows (0: an A/A row)
+
+
+def scenarios() -> list[Scenario]:
+    """The table's rows. Horizons: 10,000 units per arm, and at low baselines enough for
+    1,000 expected conversions per arm by the last look, so that chance has room to look
+    significant; the power rows end at the planned size. 1,000 experiments where a row costs
+    more (three arms, 100 phases) or needs less precision, to keep the table under 20 min."""
+    plan, plan_repeat = planned_sizes()
+    a_a = [
+        Scenario(
+            f"conversion-{round(p * 100)}",
+            f"conversion at {p:.0%}, 50/50",
+            rates=((p, p),),
+            units_per_look=2 * max(100, round(10 / p)),
+        )
+        for p in (0.01, 0.02, 0.05, 0.10, 0.20, 0.50)
+    ]
+    return [
+        *a_a,
+        Scenario(
+            "duration", "duration, lognormal (median 180 s, sigma 0.7), lower", "duration", "lower"
+        ),
+        Scenario("sentiment", "sentiment, normal(0.1, 0.45) clipped to -1..1", "sentiment"),
+        Scenario(
+            "repeat-callers",
+            "repeat callers (30% call 3-10 times), caller mode, ~5%",
+            kind="repeat",
+        ),
+        Scenario(
+            "three-arms",
+            "three arms 34/33/33 at 10%",
+            units_per_look=300,
+            splits=((34, 33, 33),),
+            rates=((0.1,) * 3,),
+            experiments=1000,
+        ),
+        Scenario(
+            "one-percent-arm",
+            "a 1% arm: 99/1 at 10%",
+            units_per_look=1000,
+            splits=((99, 1),),
+            experiments=1000,
+        ),
+        Scenario(
+            "split-change",
+            "split change: 50/50 at 10%, then 10/90 at 15%",
+            splits=((50, 50), (10, 90)),
+            phase_from=(0, LOOKS // 2),
+            rates=((0.10, 0.10), (0.15, 0.15)),
+            experiments=1000,
+        ),
+        Scenario(
+            "optimize-drift",
+            "optimize mode (Thompson, hourly), rate 7% -> 13%",
+            kind="optimize",
+            experiments=1000,
+        ),
+        Scenario(
+            "power",
+            "conversion 10% -> 12%, 50/50",
+            units_per_look=-(-2 * plan // LOOKS),
+            lift=0.2,
+            plan=plan,
+            experiments=1000,
+        ),
+        Scenario(
+            "power-repeat-callers",
+            "repeat callers, caller mode, 5% -> 6%",
+            units_per_look=-(-2 * plan_repeat // LOOKS),
+            kind="repeat",
+            lift=0.2,
+            plan=plan_repeat,
+            experiments=1000,
+        ),
+    ]
+
+
+def planned_sizes() -> tuple[int, int]:
+    """Units per arm planned for +20% at 10%, and for the repeat callers in callers, from
+    their per-caller ratio variance (200,000 simulated callers): the planner's own function."""
+    from apps.stats.planning import units_per_variant_for_goal
+    from apps.stats.ratio import ratio_moments
+    from apps.stats.types import RatioStats
+
+    rng = np.random.default_rng(SEED)
+    calls = np.where(rng.random(200_000) < 0.3, rng.integers(3, 11, 200_000), 1)
+    num = rng.binomial(calls, rng.beta(0.5, 9.5, calls.size)).astype(float)
+    sums = (num.sum(), (num**2).sum(), calls.sum(), (calls**2).sum(), (num * calls).sum())
+    caller = ratio_moments(RatioStats(calls.size, *map(float, sums)))
+    options = {"direction": "higher", "alpha": 0.05, "tuning": TUNING, "variants": 1}
+    return (
+        units_per_variant_for_goal("conversion", 0.10, 0.09, 0.20, **options),
+        units_per_variant_for_goal("conversion", caller.mean, caller.variance, 0.20, **options),
+    )
+
+
+# -- data: cumulative sufficient statistics per look, arm and phase ----------------------------
+
+
+@dataclass
+class Trial:
+    """cum[look, arm, phase] = (units, num, num^2, den, den^2, num*den) summed over units,
+    as after that look; splits[k] the percent per arm of phase k, phases[look] how many
+    phases had started by then."""
+
+    cum: np.ndarray
+    splits: list[tuple[int, ...]]
+    phases: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+
+def tally(shape, look, arm, phase, first, num, den, prev_num, prev_den) -> np.ndarray:
+    """Each call's change to its caller's sums, added up per (look, arm, phase), cumulated."""
+    index = np.ravel_multi_index((look, arm, phase), shape)
+    parts = (
+        first,
+        num - prev_num,
+        num**2 - prev_num**2,
+        den - prev_den,
+        den**2 - prev_den**2,
+        num * den - prev_num * prev_den,
+    )
+    size = int(np.prod(shape))
+    out = np.stack([np.bincount(index, p.astype(float), size) for p in parts], axis=-1)
+    return np.cumsum(out.reshape(*shape, 6), axis=0)
+
+
+def callers(rng, sc: Scenario):
+    """New callers of each look, split at random by their phase's split: (look, arm)."""
+    phase_of = np.searchsorted(sc.phase_from, np.arange(LOOKS), side="right") - 1
+    shares = np.array(sc.splits, dtype=float)[phase_of] / 100
+    counts = rng.multinomial(sc.units_per_look, shares)
+    arms = counts.shape[1]
+    look = np.repeat(np.repeat(np.arange(LOOKS), arms), counts.ravel())
+    arm = np.repeat(np.tile(np.arange(arms), LOOKS), counts.ravel())
+    return look, arm, phase_of
+
+
+def draw_once(rng, sc: Scenario) -> Trial:
+    look, arm, phase_of = callers(rng, sc)
+    if sc.goal == "duration":
+        value = rng.lognormal(np.log(180), 0.7, look.size)
+    elif sc.goal == "sentiment":
+        value = np.clip(rng.normal(0.1, 0.45, look.size), -1, 1)
+    else:
+        rate = np.array(sc.rates)[phase_of[look], arm] * (
+            1 + sc.lift * (arm == len(sc.splits[0]) - 1)
+        )
+        value = (rng.random(look.size) < rate).astype(float)
+    one, zero = np.ones(look.size), np.zeros(look.size)
+    shape = (LOOKS, len(sc.splits[0]), len(sc.splits))
+    cum = tally(shape, look, arm, phase_of[look], one, value, one, zero, zero)
+    return Trial(cum, list(sc.splits), np.searchsorted(sc.phase_from, np.arange(LOOKS), "right"))
+
+
+def draw_repeat(rng, sc: Scenario) -> Trial:
+    """30% of callers call 3-10 times, the rest once; a caller's calls convert at their own
+    propensity ~ Beta(0.5, 9.5) (mean 5%; x1.2 in the variant for power); repeat calls fall
+    within 10 looks of the first (later than the last look: not seen)."""
+    look0, arm0, _ = callers(rng, sc)
+    calls = np.where(rng.random(look0.size) < 0.3, rng.integers(3, 11, look0.size), 1)
+    propensity = rng.beta(0.5, 9.5, look0.size) * (1 + sc.lift * (arm0 == 1))
+    who = np.repeat(np.arange(look0.size), calls)
+    first = np.r_[True, who[1:] != who[:-1]]
+    offset = np.where(first, 0, rng.integers(0, 10, who.size))
+    order = np.lexsort((offset, who))
+    look = look0[who] + offset[order]
+    seen = look < LOOKS
+    who, first, look = who[seen], first[seen], look[seen]
+    value = (rng.random(who.size) < propensity[who]).astype(float)
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    num = np.cumsum(value) - (np.cumsum(value) - value)[starts][group]
+    den = (np.arange(who.size) - starts[group] + 1).astype(float)
+    shape = (LOOKS, 2, 1)
+    cum = tally(shape, look, arm0[who], 0 * look, first, num, den, num - value, den - 1)
+    return Trial(cum, list(sc.splits), np.ones(LOOKS, int))
+
+
+def draw_optimize(rng, sc: Scenario, seed: int) -> Trial:
+    """Hourly: that hour's calls split by its weights, rate 7% -> 13%; then, once every arm
+    has 100 callers, Thompson weights on the cumulative counts (as results_optimize_running),
+    a new phase whenever they change (as weights_set)."""
+    from apps.stats.thompson import thompson_weights
+
+    weights, splits = (50, 50), [(50, 50)]
+    hourly = np.zeros((LOOKS, 2, LOOKS, 6))
+    phases = np.zeros(LOOKS, int)
+    wins, trials = np.zeros(2), np.zeros(2)
+    for hour in range(LOOKS):
+        n = rng.multinomial(sc.units_per_look, np.array(weights) / 100)
+        k = rng.binomial(n, 0.07 + 0.06 * hour / (LOOKS - 1))
+        hourly[hour, :, len(splits) - 1] = np.stack([n, k, k, n, n, k], axis=-1)
+        phases[hour] = len(splits)
+        wins, trials = wins + k, trials + n
+        if trials.min() >= 100:
+            new = tuple(thompson_weights(wins, trials, floor=0.01, seed=seed * 1_000_003 + hour))
+            if new != weights:
+                weights = new
+                splits.append(new)
+    return Trial(np.cumsum(hourly, axis=0), splits, phases)
+
+
+# -- analysis: look after look, as the results page ---------------------------------------------
+
+
+def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str):
+    from apps.results.aggregation import ArmData, sum_stats
+    from apps.results.analysis import Arm
+    from apps.stats.types import RatioStats
+
+    phases = {k: RatioStats(int(row[0]), *row[1:]) for k, row in enumerate(cum.tolist()) if row[0]}
+    key = KEYS[index]
+    if not phases:
+        return Arm(key, key.title(), split[index], index == 0, None, 0)
+    total = sum_stats(list(phases.values()))
+    data = ArmData(
+        index,
+        int(total.den_sum),
+        total.n,
+        {goal: total},
+        {k: {goal: s} for k, s in phases.items()},
+        {k: s.n for k, s in phases.items()},
+    )
+    return Arm(key, key.title(), split[index], index == 0, data, data.calls)
+
+
+def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
+    from apps.results.analysis import Setup, analyse
+
+    setup = Setup(sc.goal, sc.direction, (), MIN_CALLS, TUNING, MIN_LIFT[sc.goal], 0.0)
+    seen, srm, previous, codes = set(), False, None, set()
+    for look in range(LOOKS):
+        k = int(trial.phases[look])
+        splits = trial.splits[:k]
+        arms = [arm(i, splits[-1], trial.cum[look, i, :k], sc.goal) for i in range(len(splits[0]))]
+        phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
+        result = analyse(replace(setup, phases=phases, previous=previous), arms)
+        previous = result["running"]
+        codes = {v["verdict"]["code"] for v in result["variants"][1:]}
+        seen |= codes
+        srm |= bool(result["srm"]["flagged"])
+    won = bool(seen & {"winning", "guardrail_pending"})
+    lost, changed = "losing" in seen, "changed" in seen
+    final = bool(codes & {"winning", "guardrail_pending", "losing", "changed"})
+    any_ = won or lost or changed
+    return dict(
+        winners=won,
+        losers=lost,
+        changed=changed,
+        any=any_,
+        final=final,
+        srm=srm,
+        final_win="winning" in codes,
+    )
+
+
+def run_chunk(task) -> tuple[str, dict[str, int]]:
+    sc, start, stop = task
+    started = time.process_time()
+    totals: dict[str, float] = {}
+    for experiment in range(start, stop):
+        rng = np.random.default_rng([SEED, zlib.crc32(sc.name.encode()), experiment])
+        if sc.kind == "optimize":
+            trial = draw_optimize(rng, sc, zlib.crc32(sc.name.encode()) + experiment)
+        else:
+            trial = (draw_repeat if sc.kind == "repeat" else draw_once)(rng, sc)
+        for name, flag in verdicts(sc, trial).items():
+            totals[name] = totals.get(name, 0) + flag
+    totals["cpu_seconds"] = time.process_time() - started
+    return sc.name, totals
+
+
+def simulate(chosen: list[Scenario], experiments: int | None, workers: int) -> dict:
+    tasks, chunk = [], 25
+    for sc in sorted(chosen, key=lambda s: s.kind != "optimize"):  # the slowest first
+        total = experiments or sc.experiments
+        tasks += [(sc, i, min(i + chunk, total)) for i in range(0, total, chunk)]
+    totals = {sc.name: {} for sc in chosen}
+    with get_context("fork").Pool(workers, initializer=_django) as pool:
+        for name, counts in pool.imap_unordered(run_chunk, tasks):
+            for key, n in counts.items():
+                totals[name][key] = totals[name].get(key, 0) + n
+    return {
+        sc.name: {
+            "label": sc.label,
+            "experiments": experiments or sc.experiments,
+            "units": sc.units_per_look * LOOKS,
+            "plan": sc.plan,
+            **totals[sc.name],
+        }
+        for sc in chosen
+    }
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+def _share(row, key) -> str:
+    return f"{row.get(key, 0) / row['experiments']:.2%}"
+
+
+def markdown(details: dict) -> str:
+    rows, power = [], []
+    for name, r in details["rows"].items():
+        if r["plan"]:
+            power.append(
+                f"| {r['label']} (`{name}`) | {r['experiments']:,} | {r['plan']:,} "
+                f"| **{_share(r, 'winners')}** | {_share(r, 'final_win')} "
+                f"| {r['cpu_seconds']:,.0f} |"
+            )
+            continue
+        flag = "" if r["any"] / r["experiments"] <= TARGETS["any"] else " ✗"
+        srm = "" if r["srm"] / r["experiments"] <= TARGETS["srm"] else " ✗"
+        rows.append(
+            f"| {r['label']} (`{name}`) | {r['experiments']:,} | {r['units']:,} "
+            f"| {_share(r, 'winners')} | {_share(r, 'losers')} | {_share(r, 'changed')} "
+            f"| **{_share(r, 'any')}**{flag} | {_share(r, 'final')} | {_share(r, 'srm')}{srm} "
+            f"| {r['cpu_seconds']:,.0f} |"
+        )
+    out = [
+        f"A/A through `analyse()`, {LOOKS} looks evenly spaced, seed {SEED} "
+        f"({details['seconds']:.0f} s on {details['workers']} processes; "
+        f"`{details['command']}`). ✗: above the target (any false verdict ≤ 5%, "
+        "SRM false alarms ≤ 0.2%).",
+        "",
+        "| scenario | experiments | units at the end, all arms | false winners | false losers "
+        "| changed | any false verdict | at the last look | SRM false alarms | CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+    if power:
+        out += [
+            "",
+            "| power (+20%) | experiments | planned units per arm (the last look) "
+            "| winning at some look | winning at the last look | CPU s |",
+            "|---|---:|---:|---:|---:|---:|",
+            *power,
+        ]
+    return "\n".join(out) + "\n"
+
+
+def figures(details: dict) -> list:
+    """The figures `make bench` prints and checks: one per row, the worst SRM rate, the time."""
+    from bench.lib import Figure
+
+    out = []
+    for name, r in details["rows"].items():
+        if r["plan"]:
+            label, key, target = f"{name}: +20% winning by the planned size", "winners", ">="
+        else:
+            label, key, target = f"A/A {name}: any false verdict, {LOOKS} looks", "any", "<="
+        bound = 100 * TARGETS["power" if r["plan"] else "any"]
+        out.append(Figure(label, 100 * r[key] / r["experiments"], "%", (target, bound), 2))
+    worst = max(
+        (r["srm"] / r["experiments"] for r in details["rows"].values() if not r["plan"]),
+        default=0.0,
+    )
+    out.append(Figure("A/A: SRM false alarms, worst row", 100 * worst, "%", ("<=", 0.2), 2))
+    return [*out, Figure("time for the A/A table", details["seconds"], "s", None, 0)]
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def _match(name: str, pattern: str) -> bool:
+    """`conversion` picks every baseline, `conversion-1` only 1% (not 10%)."""
+    return name == pattern or (name.startswith(pattern) and not name[len(pattern)].isdigit())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    fewer = int(os.environ.get("BENCH_AA_EXPERIMENTS") or 0) or None  # a knob of bench/run
+    parser.add_argument(
+        "--experiments", type=int, default=fewer, help="per scenario (default 2,000 or 1,000)"
+    )
+    parser.add_argument("--scenario", action="append", help="a name or its start; repeatable")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    _django()
+    every = scenarios()
+    chosen = [
+        s for s in every if not args.scenario or any(_match(s.name, p) for p in args.scenario)
+    ]
+    if not chosen:
+        parser.error(f"no scenario starts with that; they are: {', '.join(s.name for s in every)}")
+    started = time.perf_counter()
+    rows = simulate(chosen, args.experiments, args.workers)
+    picked = [f"--scenario {p}" for p in args.scenario or ()]
+    command = " ".join(
+        [COMMAND, *([f"--experiments {args.experiments}"] * bool(args.experiments)), *picked]
+    )
+    details = {
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+        "workers": args.workers,
+        "command": command,
+    }
+    print(markdown(details), flush=True)
+    if os.environ.get("BENCH_TMP"):
+        from bench.lib import Result, save
+
+        save(Result("aa_table", figures(details), details))
+
+
+if __name__ == "__main__":
+    main()
