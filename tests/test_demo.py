@@ -42,7 +42,7 @@ CONVERTED_WHEN = {
 def demo(django_db_setup, django_db_blocker):
     """The demo, seeded once for this module's tests (and removed after them)."""
     with django_db_blocker.unblock():
-        from django.db import transaction
+        from django.db import connection, transaction
 
         with transaction.atomic():
             call_command("seed_demo", stdout=StringIO())
@@ -51,6 +51,7 @@ def demo(django_db_setup, django_db_blocker):
             experiments = {e.name: e for e in Experiment.objects.all()}
             readme_count = Call.objects.count()
             transaction.set_rollback(True)
+        connection.close()  # opened outside any test: leave no session behind
     return SimpleNamespace(
         calls=calls, judgements=judgements, experiments=experiments, count=readme_count
     )
