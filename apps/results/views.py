@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apps.experiments.models import Experiment
-from apps.experiments.services import apply_request_pending
+from apps.experiments.services import apply_request_declined, apply_request_pending
 from apps.results import selectors
 from apps.results.card import decision_card
 from apps.results.scorecard import scorecard
@@ -40,6 +40,7 @@ def _panel(request, experiment, snapshot):
         context |= {
             "data": data,
             "card": decision_card(experiment, data, request.user, pending),
+            "declined": None if pending else apply_request_declined(experiment),
             "scorecard": scorecard(experiment, data),
             "series": _series(experiment, snapshot),
         }

@@ -168,6 +168,9 @@ def test_a_manager_declines_and_the_operator_may_ask_again(client, won, operator
     assert AuditEntry.objects.filter(action="apply_request.decline", actor=manager).exists()
     assert "Waiting for a manager" not in client.get("/agents/").text
     client.force_login(operator)
+    panel = client.get(reverse("results:panel", args=[won.pk])).text
+    assert "mona declined the request to apply Variant B" in panel
+    assert "Wait for the reviewers." in panel and "Ask a manager to apply Variant B" in panel
     assert client.post(url).status_code == 403  # operators cannot answer
     assert ask(client, won, note="The reviewers agree now.").status_code == 302
     assert ApplyRequest.objects.filter(state=ApplyRequest.PENDING).count() == 1

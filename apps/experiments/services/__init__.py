@@ -23,6 +23,7 @@ from apps.experiments.services.lifecycle import (
 from apps.experiments.services.requests import (
     apply_request_create,
     apply_request_decline,
+    apply_request_declined,
     apply_request_pending,
     apply_requests_close,
     apply_requests_pending,
@@ -40,6 +41,7 @@ __all__ = [
     "VARIANT_KEYS",
     "apply_request_create",
     "apply_request_decline",
+    "apply_request_declined",
     "apply_request_pending",
     "apply_requests_close",
     "apply_requests_pending",

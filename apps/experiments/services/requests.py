@@ -35,6 +35,16 @@ def apply_request_pending(experiment: Experiment) -> ApplyRequest | None:
     return apply_requests_pending().filter(experiment=experiment).first()
 
 
+def apply_request_declined(experiment: Experiment) -> ApplyRequest | None:
+    """The experiment's newest request when a manager declined it (and none waits since)."""
+    latest = (
+        experiment.apply_requests.select_related("variant", "requested_by", "closed_by")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return latest if latest is not None and latest.state == ApplyRequest.DECLINED else None
+
+
 def _check_askable(experiment: Experiment, variant_key: str):
     if experiment.status not in (Status.RUNNING, Status.STOPPED):
         raise ValidationError(
