@@ -149,10 +149,10 @@ def test_markers_say_where_the_split_changed_a_variant_paused_and_the_test_stopp
     experiment_stop(experiment=experiment, user=operator)
     series = compute_series(Experiment.objects.get(pk=experiment.pk))
     assert [m["text"] for m in series["markers"]] == [
-        "Split changed to 70 / 30",
-        "Variant B paused",
-        "Variant B resumed",
-        "Stopped",
+        "Split changed to 70 / 30 by olivia",
+        "Variant B paused by olivia",
+        "Variant B resumed by olivia",
+        "Stopped by olivia",
     ]
 
 
