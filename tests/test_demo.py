@@ -173,3 +173,21 @@ def test_simulate_traffic_finds_the_port_make_run_serves_on(monkeypatch, setting
     monkeypatch.setenv("SITE_URL", "https://switchboard.example.com")
     settings.SITE_URL = "https://switchboard.example.com"
     assert simulate_traffic._default_url() == "https://switchboard.example.com"
+
+
+@pytest.mark.django_db
+def test_simulate_traffic_says_how_to_reach_a_server_elsewhere(agent):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "simulate_traffic",
+            "--agent",
+            agent.slug,
+            "--calls",
+            "1",
+            "--url",
+            "http://127.0.0.1:9/",
+        )
+    assert str(refused.value).startswith("Is Switchboard running at http://127.0.0.1:9?")
+    assert "say where with --url, e.g. --url http://127.0.0.1:8765" in str(refused.value)
