@@ -234,8 +234,16 @@ def _step(experiment, code, variant, user, pending, data) -> dict:
                 "text": f"Keep the test running for {' and '.join(others)}; never apply "
                 "a variant whose guardrail got worse.",
             }
-        if code in ("losing", "guardrail", "inconclusive") and can_operate:
-            return {"kind": "stop", "text": "Stop the test and keep the current prompt."}
+        if code in ("losing", "guardrail", "inconclusive"):
+            if can_operate:
+                return {"kind": "stop", "text": "Stop the test and keep the current prompt."}
+            return {"kind": "", "text": "An operator can stop the test; keep the current prompt."}
+        if code == "changed":
+            return {
+                "kind": "",
+                "text": "Read the chart by call date below before deciding; a new test may be "
+                "needed.",
+            }
         if code == "srm":
             return {
                 "kind": "",

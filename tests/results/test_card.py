@@ -207,3 +207,18 @@ def test_a_per_call_experiment_counts_calls_in_every_sentence(client, agent, ope
     assert re.search(r"about [\d,]+ more calls per variant are needed", card)
     panel = panel_of(client, experiment)
     assert "planned calls per variant" in panel and "caller" not in panel.lower()
+
+
+def test_a_viewer_of_a_losing_test_is_not_told_to_keep_it_running(
+    client, experiment, operator, viewer
+):
+    experiment_start(experiment=experiment, user=operator)
+    add_calls(experiment, {"control": 0.4, "b": 0.2}, per_variant=6000)
+    results_compute(experiment=experiment)
+    client.force_login(viewer)
+    card = card_of(client, experiment)
+    assert card.startswith("The variants do worse")
+    assert "An operator can stop the test; keep the current prompt." in card
+    assert "Keep the test running" not in card
+    client.force_login(operator)
+    assert "Stop the test and keep the current prompt." in card_of(client, experiment)
