@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import in_scope
 from apps.agents.models import Agent
 from apps.experiments import selectors
-from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
+from apps.experiments.models import Direction, GoalKind, Unit
 from apps.experiments.services import (
     experiment_create,
     experiment_delete,
@@ -24,6 +24,7 @@ from apps.experiments.services import (
     weights_set,
     winner_apply,
 )
+from apps.metrics import guardrail_keys
 from config.api import JsonInput
 
 
@@ -93,7 +94,7 @@ class ExperimentIn(JsonInput):
     goal = GoalSerializer()
     unit = serializers.ChoiceField(Unit.values, default=Unit.CALLER)
     guardrails = serializers.ListField(
-        child=serializers.ChoiceField(Guardrail.values), required=False
+        child=serializers.ChoiceField(guardrail_keys()), required=False
     )
     min_lift = serializers.FloatField(
         required=False,
@@ -113,7 +114,7 @@ class DraftIn(JsonInput):
     goal = GoalSerializer(required=False)
     unit = serializers.ChoiceField(Unit.values, required=False)
     guardrails = serializers.ListField(
-        child=serializers.ChoiceField(Guardrail.values), required=False
+        child=serializers.ChoiceField(guardrail_keys()), required=False
     )
     min_lift = serializers.FloatField(required=False)
     optimize = serializers.BooleanField(

@@ -4,8 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apps.agents.models import Agent
-from apps.experiments.models import Direction, GoalKind, Guardrail, Unit
+from apps.experiments.models import Direction, GoalKind, Unit
 from apps.experiments.services import OPTIMIZE_GOALS
+from apps.metrics import guardrail_choices
 
 GOAL_CHOICES = [
     ("conversion", "Conversion: more calls end in a successful outcome"),
@@ -53,8 +54,8 @@ class ExperimentForm(forms.Form):
         ),
     )
     guardrails = forms.MultipleChoiceField(
-        choices=Guardrail.choices,
-        initial=[Guardrail.TRANSFER_RATE],
+        choices=guardrail_choices(),
+        initial=["transfer_rate"],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Guardrails (must not get worse)",

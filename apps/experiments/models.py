@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from apps.agents.models import Agent, PromptVersion
+from apps.metrics import METRICS
 
 
 class Status(models.TextChoices):
@@ -30,13 +31,6 @@ class Direction(models.TextChoices):
 class Unit(models.TextChoices):
     CALLER = "caller", "Each caller keeps one variant"
     CALL = "call", "Each call is drawn anew"
-
-
-class Guardrail(models.TextChoices):
-    TRANSFER_RATE = "transfer_rate", "Transfer rate"
-    COMPLETION_RATE = "completion_rate", "Completion rate"
-    DURATION = "duration", "Call duration"
-    SENTIMENT = "sentiment", "Sentiment"
 
 
 def new_salt() -> str:
@@ -174,7 +168,7 @@ class Experiment(models.Model):
 
     @property
     def guardrail_labels(self) -> list[str]:
-        return [Guardrail(g).label for g in self.guardrails if g in Guardrail.values]
+        return [METRICS[g].title for g in self.guardrails if g in METRICS]
 
     @property
     def control(self):

@@ -31,36 +31,26 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from apps.metrics import MAX_DURATION_SECONDS, METRICS
 from apps.stats.types import RatioStats
 
 SPLIT_CHECK_MARGIN = timedelta(seconds=60)  # see _checked
-MAX_DURATION_SECONDS = 86_400  # as the call report schema and the call_duration_range check
-# One call's duration and sentiment, NULL when outside what a call can be (NaN included:
-# PostgreSQL orders NaN above every number, so it fails the upper bound).
+
+# One call's duration, NULL when outside what a call can be (NaN included: PostgreSQL orders
+# NaN above every number, so it fails the upper bound).
 VALID_DURATION = (
     f"CASE WHEN c.duration_seconds >= 0 AND c.duration_seconds <= {MAX_DURATION_SECONDS} "
     "THEN c.duration_seconds END"
 )
-VALID_SENTIMENT = "CASE WHEN c.sentiment >= -1 AND c.sentiment <= 1 THEN c.sentiment END"
 
-# What the per-caller pass carries of each call: what METRICS and the judge's join read.
-CALL_COLUMNS = (
-    "c.id, c.variant_id, c.caller, c.started_at, c.duration_seconds, c.converted, "
-    "c.sentiment, c.transferred, c.completed"
-)
-# metric -> SQL for one call's value (NULL when the call did not report it)
-METRICS = {
-    "conversion": "CASE WHEN c.converted IS NULL THEN NULL WHEN c.converted THEN 1.0 ELSE 0.0 END",
-    "sentiment": VALID_SENTIMENT,
-    "duration": "DURATION",
-    "transfer_rate": "CASE WHEN c.transferred IS NULL THEN NULL "
-    "WHEN c.transferred THEN 1.0 ELSE 0.0 END",
-    "completion_rate": "CASE WHEN c.completed IS NULL THEN NULL "
-    "WHEN c.completed THEN 1.0 ELSE 0.0 END",
-    # The judge's pass (1) or fail (0) under the current criterion, model and prompt;
-    # unknown verdicts and judge errors are NULL: left out of the goal, counted apart.
-    "custom": "j.value",
-}
+
+def _call_columns() -> str:
+    """What the per-caller pass carries of each call: what the metrics and the judge read."""
+    metric_columns = (column for m in METRICS.values() for column in m.columns)
+    names = dict.fromkeys(["id", "variant_id", "caller", "started_at", *metric_columns])
+    return ", ".join(f"c.{name}" for name in names)
+
+
 JUDGED = """LEFT JOIN (
     SELECT call_id, CASE verdict WHEN 'pass' THEN 1.0 WHEN 'fail' THEN 0.0 END AS value
     FROM judging_judgement WHERE criterion_id = %s AND model = %s AND prompt_version = %s
@@ -86,9 +76,17 @@ class ArmData:
 
 
 def _inner_columns() -> str:
-    return ",\n".join(
-        f"SUM({expr}) AS {name}_num, COUNT({expr}) AS {name}_den" for name, expr in METRICS.items()
-    )
+    """Per unit and metric: the sum of its calls' values and of their weights (a count of
+    the calls that reported a value, or a ratio metric's denominator)."""
+    columns = []
+    for m in METRICS.values():
+        weight = (
+            f"COUNT({m.value})"
+            if m.weight is None
+            else (f"SUM(CASE WHEN ({m.value}) IS NULL THEN NULL ELSE {m.weight} END)")
+        )
+        columns.append(f"SUM({m.value}) AS {m.key}_num, {weight} AS {m.key}_den")
+    return ",\n".join(columns)
 
 
 def _outer_columns() -> str:
@@ -146,7 +144,7 @@ def aggregate_sql(
         # One pass in each caller's call order: the variant and start of their first call
         # are the caller's; their calls with another variant are left out.
         calls = f"""(
-                SELECT {CALL_COLUMNS},
+                SELECT {_call_columns()},
                     FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
                     FIRST_VALUE(c.started_at) OVER first_call AS first_at
                 FROM calls_call c WHERE {counted}

@@ -7,6 +7,7 @@ sufficient statistics; it returns the plain dict stored in a ResultSnapshot.
 import math
 from dataclasses import dataclass
 
+from apps.metrics import METRICS
 from apps.results.aggregation import ArmData
 from apps.stats import bayesian as bayes
 from apps.stats import planning
@@ -20,19 +21,6 @@ from apps.stats.verdict import decide, guardrail_check, running_range
 
 ALPHA = 0.05
 EMPTY = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-
-GUARDRAILS = {  # metric: (label, direction in which it is good)
-    "transfer_rate": ("transfer rate", "lower"),
-    "completion_rate": ("completion rate", "higher"),
-    "duration": ("call duration", "lower"),
-    "sentiment": ("sentiment", "higher"),
-}
-PHRASES = {
-    "conversion": "converts",
-    "sentiment": "pleases callers",
-    "duration": "performs",
-    "custom": "meets the goal",
-}
 
 
 @dataclass(frozen=True)
@@ -126,7 +114,7 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         guardrails_worse=worse,
         guardrails_unproven=unproven,
         planned_calls_per_arm=planned,
-        metric_phrase=PHRASES[setup.goal],
+        metric_phrase=METRICS[setup.goal].phrase,
         metric=setup.goal,
         changed=changed,
     )
@@ -169,11 +157,27 @@ def running_ranges(setup: Setup, others: list[Arm], results: list):
         result, empty = running_range(result, kept.get(arm.key), p_kept.get(arm.key))
         if empty:
             changed.add(arm.name)
-        if result.estimate.ok:
+        if _worth_keeping(setup, result):
             ranges[arm.key] = [result.estimate.ci_low, result.estimate.ci_high]
             p_values[arm.key] = result.adjusted_p_value
+        elif arm.key in kept:
+            ranges[arm.key], p_values[arm.key] = kept[arm.key], p_kept.get(arm.key, 1.0)
         out.append(result)
     return out, changed, {"basis": setup.basis, "ranges": ranges, "p": p_values}
+
+
+def _worth_keeping(setup: Setup, result) -> bool:
+    """Only a range the verdict could rest on is kept for later looks: every arm has its
+    minimum units and some spread. Before that (a 1% arm with 6 callers and no conversion has
+    a variance of 0), the normal approximation behind the range does not hold, and a range
+    kept from then would decide later looks (33.6% false verdicts in A/A on a 99/1 split)."""
+    c = result.comparison
+    return (
+        result.estimate.ok
+        and min(c.control.n, c.variant.n) >= setup.min_calls
+        and c.control.variance > 0
+        and c.variant.variance > 0
+    )
 
 
 def _compare(setup, metric, control, others, method, correction=True):
@@ -225,7 +229,7 @@ def _srm(setup: Setup, arms: list[Arm]) -> dict:
 def _guardrail(setup, metric, control, others) -> dict:
     """A guardrail in its own unit: which variants make it significantly worse, and which
     are not yet shown to be no worse than the threshold (apps.stats.verdict.guardrail_check)."""
-    label, direction = GUARDRAILS[metric]
+    label, direction = METRICS[metric].label, METRICS[metric].direction
     results = _compare(setup, metric, control, others, "sequential")
     checks = [guardrail_check(r, direction, metric, setup.guardrail_threshold) for r in results]
     pairs = list(zip(others, results, checks, strict=True))

@@ -5,8 +5,9 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import mailers, send_mail
 
-from apps.experiments.models import Experiment, GoalKind, Status
+from apps.experiments.models import Experiment, Status
 from apps.experiments.services import variant_pause, weights_set
+from apps.metrics import METRICS
 from apps.stats.thompson import thompson_weights
 from config.celery import queue_after_commit
 
@@ -86,10 +87,7 @@ def alert_send(*, text: str, link: str) -> None:
 def optimize_rebalance(*, experiment: Experiment, arms: list, now: datetime) -> dict | None:
     """Thompson-sampling weights for an experiment in optimize mode, once every arm has 100
     units; `arms` are (key, successes, units) of the goal. Returns the weights set, or None."""
-    if not experiment.optimize or experiment.goal_kind not in (
-        GoalKind.CONVERSION,
-        GoalKind.CUSTOM,
-    ):
+    if not experiment.optimize or not METRICS[experiment.goal_kind].optimizable:
         return None
     if experiment.status != Status.RUNNING or any(units < 100 for _, _, units in arms):
         return None

@@ -23,11 +23,17 @@ than t, and 3% of a 5% transfer rate is 0.15 points, which no experiment can sho
 0.03 points for sentiment: callers' sentiment varies by about 0.4-0.5 per call, so 0.03
 points is a small but real shift (1.5% of the scale's width) that a few thousand calls per
 variant can rule out; and it keeps the stored default meaningful for every metric.
+
+Other scales, for how the agent ran (apps/metrics): ``ms`` (response times), ``usd`` (cost)
+and ``count`` (tokens, interruptions per call): changes in their unit with the relative change
+beside; a threshold is a share of the control's mean, as for durations.
 """
 
 from __future__ import annotations
 
-KINDS = {
+SCALES = ("rate", "score", "seconds", "ms", "usd", "count")
+# Each metric's scale, declared by the metric registry (apps/metrics) for every metric it knows.
+KINDS: dict[str, str] = {
     "conversion": "rate",
     "custom": "rate",
     "transfer_rate": "rate",
@@ -37,8 +43,15 @@ KINDS = {
 }
 
 
+def declare(metric: str, scale: str) -> None:
+    """Say on which scale a metric's change is written (the registry does, once per metric)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    KINDS[metric] = scale
+
+
 def metric_kind(metric: str | None) -> str:
-    """ "rate", "score" or "seconds" for a metric name; unknown names count as rates."""
+    """The scale of a metric name (:data:`SCALES`); unknown names count as rates."""
     return KINDS.get(metric or "", "rate")
 
 
@@ -55,9 +68,9 @@ def threshold_in_units(metric: str, threshold: float, control_mean: float) -> fl
     mean, |control_mean| * threshold. Assumes a non-negative threshold; the result never
     depends on the sign of the control's mean.
     """
-    if metric_kind(metric) == "seconds":
-        return abs(control_mean) * threshold
-    return threshold
+    if metric_kind(metric) in ("rate", "score"):
+        return threshold
+    return abs(control_mean) * threshold
 
 
 def _number(value: float) -> str:
@@ -80,18 +93,37 @@ def format_change(value: float, metric: str | None, signed: bool = False, unit: 
     """
     kind = metric_kind(metric)
     shown = value * 100.0 if kind == "rate" else value
-    text = _number(shown)
-    if signed and text != "0":
+    text = _number(shown) if kind != "usd" else _dollars(shown)
+    if signed and text not in ("0", "$0"):
         text = ("+" if shown > 0 else "-") + text
-    if not unit:
+    if not unit or kind == "usd":
         return text
+    one = text in ("1", "+1", "-1")
     if kind == "seconds":
-        return f"{text} second" if text in ("1", "+1", "-1") else f"{text} seconds"
-    return f"{text} point" if text in ("1", "+1", "-1") else f"{text} points"
+        return f"{text} second" if one else f"{text} seconds"
+    if kind == "ms":
+        return f"{text} ms"
+    if kind == "count":
+        return f"{text} per call"
+    return f"{text} point" if one else f"{text} points"
+
+
+def _dollars(value: float) -> str:
+    size = abs(value)
+    if size >= 0.995:
+        return f"${size:,.2f}"
+    if size >= 0.0000995:
+        return f"${size:.4f}".rstrip("0").rstrip(".") if size < 0.01 else f"${size:.3f}"
+    return "$0"
 
 
 def change_name(metric: str | None) -> str:
     """How the change is named in a sentence: "percentage points", "points", "seconds"."""
-    return {"rate": "percentage points", "score": "points", "seconds": "seconds"}[
-        metric_kind(metric)
-    ]
+    return {
+        "rate": "percentage points",
+        "score": "points",
+        "seconds": "seconds",
+        "ms": "milliseconds",
+        "usd": "dollars",
+        "count": "per call",
+    }[metric_kind(metric)]

@@ -55,6 +55,8 @@ def _size_text(result: VariantResult, metric: str | None) -> str:
     c = result.comparison
     if result.scale != "absolute":
         return format_percent(abs(c.relative.value))
+    if change_name(metric) in ("dollars", "per call"):  # "$0.012", "0.3 per call"
+        return format_change(abs(c.absolute.value), metric)
     return f"{format_change(abs(c.absolute.value), metric, unit=False)} {change_name(metric)}"
 
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from apps.audit.services import audit_record
-from apps.experiments.models import Experiment, GoalKind, Status, Unit, Variant
+from apps.experiments.models import Experiment, Status, Unit, Variant
 from apps.experiments.services.common import _locked, _require_status
 from apps.experiments.services.lifecycle import (
     _clean_description,
@@ -20,8 +20,9 @@ from apps.experiments.services.lifecycle import (
 )
 from apps.experiments.services.traffic import weights_set
 from apps.experiments.services.variants import variant_fork
+from apps.metrics import METRICS
 
-OPTIMIZE_GOALS = (GoalKind.CONVERSION, GoalKind.CUSTOM)  # whose calls pass or fail
+OPTIMIZE_GOALS = tuple(m.key for m in METRICS.values() if m.optimizable)  # pass or fail
 SETTINGS = (
     "name",
     "description",

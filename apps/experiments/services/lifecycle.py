@@ -12,16 +12,16 @@ from apps.experiments.models import (
     Direction,
     Experiment,
     GoalKind,
-    Guardrail,
     Status,
     Unit,
     Variant,
 )
 from apps.experiments.selectors import variant_verdict
 from apps.experiments.services.common import _locked, _require_status, phase_record
+from apps.metrics import METRICS, guardrail_keys
 from config.celery import queue_after_commit
 
-DEFAULT_GUARDRAILS = [Guardrail.TRANSFER_RATE.value]
+DEFAULT_GUARDRAILS = ["transfer_rate"]
 MAX_APPLY_REASON_CHARS = 2000
 MAX_DESCRIPTION_CHARS = 5000
 
@@ -58,12 +58,12 @@ def _clean_goal(goal_kind, goal_direction, goal_criteria):
 
 def _clean_guardrails(guardrails):
     guardrails = DEFAULT_GUARDRAILS if guardrails is None else list(guardrails)
-    unknown = [g for g in guardrails if g not in Guardrail.values]
+    unknown = [g for g in guardrails if g not in guardrail_keys()]
     if unknown:
         raise ValidationError(
             {
                 "guardrails": f"Unknown guardrail “{unknown[0]}”; choose from "
-                f"{', '.join(Guardrail.values)}."
+                f"{', '.join(guardrail_keys())}."
             }
         )
     return sorted(set(guardrails))
@@ -93,7 +93,7 @@ def experiment_create(
         raise ValidationError(
             {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
         )
-    if optimize and goal_kind not in (GoalKind.CONVERSION, GoalKind.CUSTOM):
+    if optimize and not (goal_kind in METRICS and METRICS[goal_kind].optimizable):
         raise ValidationError(
             {
                 "optimize": "Optimize mode works for conversion and custom goals, whose calls "

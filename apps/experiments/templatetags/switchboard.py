@@ -3,6 +3,9 @@ import re
 
 from django import template
 
+import apps.metrics  # noqa: F401  (declares every metric's scale)
+from apps.stats.scales import format_change, metric_kind
+
 register = template.Library()
 
 
@@ -34,10 +37,17 @@ def metric(value, goal):
     """A goal metric for people: rates as percents, sentiment as +0.32, durations as 1m 35s."""
     if value is None or not math.isfinite(value):  # a value stored before the checks existed
         return "—"
-    if goal in ("conversion", "custom", "transfer_rate", "completion_rate"):
+    scale = metric_kind(goal)  # declared once per metric in apps/metrics
+    if scale == "rate":
         return percent(value)
-    if goal == "sentiment":
+    if scale == "score":
         return f"{value:+.2f}"
+    if scale == "ms":
+        return f"{value:,.0f} ms"
+    if scale == "usd":
+        return format_change(value, goal)
+    if scale == "count":
+        return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
     minutes, seconds = divmod(round(value), 60)
     return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
