@@ -124,6 +124,7 @@ def test_an_operator_asks_and_a_manager_applies_from_the_card(page, live_server,
     expect(card(page)).to_contain_text("Next step: Apply Variant B to Front desk.")
     card(page).get_by_role("link", name="Apply…").click()
     expect(page.locator("#answer")).to_contain_text("olivia asked")
+    shots(page, screenshot, "decision-card-3b-apply-with-request")
     page.get_by_role("button", name="Apply Variant B").click()
     expect(page.get_by_role("status").first).to_contain_text("now uses Variant B's prompt")
     assert ApplyRequest.objects.get().state == ApplyRequest.APPLIED
