@@ -2,6 +2,7 @@
 outcomes and judge verdicts that match what was said, and the numbers the README gives."""
 
 import itertools
+import json
 import random
 import re
 from io import StringIO
@@ -191,3 +192,36 @@ def test_simulate_traffic_says_how_to_reach_a_server_elsewhere(agent):
         )
     assert str(refused.value).startswith("Is Switchboard running at http://127.0.0.1:9?")
     assert "say where with --url, e.g. --url http://127.0.0.1:8765" in str(refused.value)
+
+
+def test_demo_calls_say_how_the_agent_ran(demo):
+    """Every demo call reports latency, cost, tokens, tools, interruptions and who ended
+    it, consistent with its outcome and transcript (issue 12)."""
+    for call in demo.calls:
+        agent_turns = [t for t in call.transcript if t["speaker"] == "agent"][1:]
+        latencies = [t["latency_ms"] for t in agent_turns]
+        assert all(100 < ms < 5_000 for ms in latencies), call.call_id
+        if latencies:
+            mean = sum(latencies) / len(latencies)
+            assert abs(call.response_latency_ms - mean) < 0.1
+        assert 0 <= call.tool_errors <= call.tool_calls and call.cost_usd > 0
+        assert (call.ended_by == "transfer") == bool(call.transferred), call.call_id
+        assert call.end_reason
+
+
+def test_simulated_reports_are_accepted_with_every_run_field():
+    from apps.calls.schemas import parse_reports
+
+    rng = random.Random(3)
+    assignment = SimpleNamespace(
+        agent="front-desk", variant_id=None, experiment_id=None, variant_key="b", fallback=False
+    )
+    reports = [
+        simulate_traffic._call(rng, assignment, f"+1555100{n:04d}", f"r{n}", 0.4, None)
+        for n in range(50)
+    ]
+    for report in reports:
+        report["started_at"] = "2026-11-22T10:00:00Z"
+    parsed, _ = parse_reports(json.dumps(reports).encode())
+    assert all(p.cost_usd is not None and p.ended_by for p in parsed)
+    assert {p.ended_by for p in parsed} >= {"agent", "caller"}

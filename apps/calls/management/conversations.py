@@ -282,3 +282,38 @@ def timed(rng: random.Random, lines: list[Line]) -> tuple[list[dict], float]:
 
 def _pair(texts: tuple[str, str]) -> list[Line]:
     return [("agent", texts[0]), ("caller", texts[1])]
+
+
+def how_it_ran(rng: random.Random, turns: list[dict], seconds: float, call: dict) -> dict:
+    """What a voice platform reports about how the agent ran, with plausible distributions:
+    a response time per agent turn (lognormal, median ~0.7 s) and their mean, tokens from
+    the words said and the prompt re-sent each turn, a cost from tokens and minutes, tool
+    calls (more when the call books something) that fail now and then, the caller talking
+    over the agent, and who ended the call. Sets `latency_ms` on the agent turns."""
+    latencies = []
+    for turn in turns[1:]:  # the greeting is played at once
+        if turn["speaker"] == "agent":
+            turn["latency_ms"] = round(rng.lognormvariate(6.55, 0.35), 1)
+            latencies.append(turn["latency_ms"])
+    agent_words = sum(len(t["text"].split()) for t in turns if t["speaker"] == "agent")
+    agent_turns = sum(t["speaker"] == "agent" for t in turns)
+    tokens_in = 1_200 * agent_turns + sum(len(t["text"].split()) * 2 for t in turns)
+    tokens_out = round(agent_words * 1.4)
+    tools = rng.choice([0, 0, 1, 1, 2]) + (1 if call["converted"] else 0)
+    if call["transferred"]:
+        ended_by, reason = "transfer", "asked for a person"
+    elif not call["completed"]:
+        ended_by, reason = "caller", rng.choice(["hung up early", "voicemail", "line dropped"])
+    else:
+        ended_by, reason = rng.choice(["agent", "agent", "caller"]), "done"
+    return {
+        "response_latency_ms": round(sum(latencies) / len(latencies), 1) if latencies else None,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cost_usd": round(tokens_in * 2.5e-6 + tokens_out * 1e-5 + seconds / 60 * 0.07, 4),
+        "tool_calls": tools,
+        "tool_errors": sum(rng.random() < 0.05 for _ in range(tools)),
+        "interruptions": min(int(rng.expovariate(1.5)), 6),
+        "ended_by": ended_by,
+        "end_reason": reason,
+    }

@@ -12,7 +12,7 @@ from apps.accounts.roles import user_set_role
 from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
 from apps.audit.models import AuditEntry
-from apps.calls.management.conversations import caller_name, script_for, timed
+from apps.calls.management.conversations import caller_name, how_it_ran, script_for, timed
 from apps.calls.models import Call
 from apps.experiments.models import Experiment
 from apps.experiments.services import (
@@ -242,6 +242,7 @@ class Command(BaseCommand):
                     transferred=call["transferred"],
                     completed=call["completed"],
                     transcript=transcript,
+                    **how_it_ran(rng, transcript, seconds, call),
                 )
             )
         Call.objects.bulk_create(calls)

@@ -20,7 +20,7 @@ from switchboard_client import Client, SwitchboardError, SwitchboardUnavailable
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.agents.models import Agent
-from apps.calls.management.conversations import caller_name, script_for, timed
+from apps.calls.management.conversations import caller_name, how_it_ran, script_for, timed
 from apps.experiments.models import Status
 
 EFFECT = re.compile(r"(?P<key>[a-z0-9_-]+)=(?P<lift>[+-]?(\d+\.?\d*|\.\d+))")
@@ -214,6 +214,7 @@ def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dic
         "completed": call["completed"],
         "transcript": transcript,
         "fields": {"simulated": True, "fallback": assignment.fallback},
+        **how_it_ran(rng, transcript, seconds, call),
     }
 
 
