@@ -181,15 +181,15 @@ def compute_series(experiment, previous: dict | None = None, now: datetime | Non
     """Points at the end of every bucket from the start to the stop (or now)."""
     variants = list(experiment.variants.order_by("-is_control", "key"))
     if experiment.started_at is None or not variants:
-        return {"points": [], "variants": [], "lifts": [], "markers": []}
+        return {"points": [], "variants": [], "markers": []}
     end = experiment.stopped_at or now or timezone.now()
     name, step = choose_step(experiment.started_at, end)
     rows = increments(experiment, step)
     first = int(experiment.started_at.timestamp() // step)
     last = max(first, math.ceil(end.timestamp() / step) - 1)  # the bucket holding `end`
     by_bucket: dict[int, list] = {}
-    for row in rows:
-        by_bucket.setdefault(int(row[2]), []).append(row)
+    for row in rows:  # a router's clock may put a call a little before the start or after now
+        by_bucket.setdefault(min(max(int(row[2]), first), last), []).append(row)
     state = _State(experiment, variants)
     points, keep = [], None
     for bucket in range(first, last + 1):

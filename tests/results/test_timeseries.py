@@ -168,3 +168,12 @@ def test_it_takes_under_two_seconds_on_100000_calls(agent, operator):
     took = time.perf_counter() - began
     print(f"series of {experiment.calls.count():,} calls: {took:.2f} s")
     assert len(series["points"]) <= MAX_BUCKETS and took < 2.0
+
+
+def test_a_call_stamped_before_the_start_counts_in_the_first_point(agent, operator):
+    experiment = started(make_experiment(agent=agent, user=operator), operator)
+    calls_over(experiment, hours=2, per_hour=400)
+    early = experiment.calls.order_by("started_at").first()
+    Call.objects.filter(pk=early.pk).update(started_at=START - timedelta(seconds=3))
+    last = compute_series(experiment, now=START + timedelta(hours=2))["points"][-1]
+    assert sum(last["units"].values()) == experiment.calls.values("caller").distinct().count()
