@@ -125,6 +125,26 @@ def _checked(column: str, boundaries: int) -> str:
     return f"CASE WHEN {early_and_late} THEN 1 ELSE 0 END"
 
 
+COUNTED = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
+
+
+def unit_rows(unit: str) -> tuple[str, str, str, str]:
+    """How the calls of an experiment become units: (FROM source aliased c, WHERE clause,
+    the unit's column, the column that places the unit in a phase). Caller mode: in each
+    caller's call order, the variant and start of their first call are the caller's, and
+    their calls with another variant are left out. One %s: the experiment id."""
+    if unit != "caller":
+        return "calls_call c", COUNTED, "c.id", "c.started_at"
+    calls = f"""(
+            SELECT {_call_columns()},
+                FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
+                FIRST_VALUE(c.started_at) OVER first_call AS first_at
+            FROM calls_call c WHERE {COUNTED}
+            WINDOW first_call AS (PARTITION BY c.caller ORDER BY c.started_at, c.id)
+        ) c"""
+    return calls, "c.variant_id = c.first_variant", "c.caller", "c.first_at"
+
+
 def aggregate_sql(
     *, unit: str, duration_cap: float | None, judged: bool = False, phases: int = 1
 ) -> str:
@@ -139,20 +159,7 @@ def aggregate_sql(
             f"THEN {float(duration_cap)!r} ELSE {VALID_DURATION} END"
         )
     )
-    counted = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
-    if unit == "caller":
-        # One pass in each caller's call order: the variant and start of their first call
-        # are the caller's; their calls with another variant are left out.
-        calls = f"""(
-                SELECT {_call_columns()},
-                    FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
-                    FIRST_VALUE(c.started_at) OVER first_call AS first_at
-                FROM calls_call c WHERE {counted}
-                WINDOW first_call AS (PARTITION BY c.caller ORDER BY c.started_at, c.id)
-            ) c"""
-        where, unit_column, at = "c.variant_id = c.first_variant", "c.caller", "c.first_at"
-    else:
-        calls, where, unit_column, at = "calls_call c", counted, "c.id", "c.started_at"
+    calls, where, unit_column, at = unit_rows(unit)
     return f"""
         SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns()}
         FROM (
