@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from scipy.stats import fisher_exact
 
@@ -316,3 +317,23 @@ def test_the_running_range_is_kept_from_one_result_to_the_next(agent, operator):
     low, high = first["running"]["ranges"]["b"]
     assert second["variants"][1]["lift"]["ci_low"] == pytest.approx(low)
     assert second["variants"][1]["lift"]["ci_high"] == pytest.approx(high)
+
+
+@pytest.mark.django_db
+def test_the_panel_names_the_units_the_split_check_counted_in_variant_order(
+    agent, operator, client
+):
+    experiment = experiment_start(
+        experiment=make_experiment(agent=agent, unit="caller"), user=operator
+    )
+    rng = random.Random(6)
+    at = timezone.now() - timedelta(hours=1)
+    Call.objects.bulk_create(
+        _calls(experiment, "control", 1200, 0.1, at, rng=rng, prefix="p")
+        + _calls(experiment, "b", 1150, 0.1, at, rng=rng, prefix="p")
+    )
+    results_compute(experiment=experiment)
+    client.force_login(operator)
+    page = client.get(reverse("results:panel", args=[experiment.pk])).content.decode()
+    assert "callers per version, every phase of the split" in page
+    assert "control 1,200 (expected about 1,175), b 1,150 (expected about 1,175)" in page
