@@ -33,6 +33,66 @@ def test_the_beat_job_refreshes_running_experiments_on_a_worker(celery_worker_on
     assert wait_for(lambda: ResultSnapshot.objects.filter(experiment=experiment).exists())
 
 
+def _run_value(rng, field, mean):
+    if field == "cost_usd":
+        return max(0.0, rng.gauss(mean, 0.01))
+    if field == "tool_errors":  # of one tool call: 3% fail, 33% for the worse variant
+        return int(rng.random() < 0.03 + 0.3 * mean)
+    return max(0.0, rng.gauss(mean, 150))
+
+
+@pytest.mark.parametrize(
+    ("guardrail", "worse"),
+    [
+        ("cost_per_call", {"cost_usd": (0.05, 0.08)}),
+        ("tool_success_rate", {"tool_errors": (0, 1)}),
+        ("latency_mean", {"response_latency_ms": (700.0, 1100.0)}),
+    ],
+)
+def test_a_guardrail_on_how_the_agent_runs_pauses_a_variant_on_a_worker(
+    celery_worker_on_redis, guardrail, worse
+):
+    """The beat job on a real worker: results, then the guardrail, then the pause."""
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.calls.models import Call
+    from apps.results.tasks import refresh_running
+
+    user = make_user("ops", role="operator")
+    experiment = make_experiment(
+        agent=make_agent(user=user), user=user, unit="call", guardrails=[guardrail]
+    )
+    experiment_start(experiment=experiment, user=user)
+    rng = random.Random(1)
+    ((field, (good, bad)),) = worse.items()
+    calls = []
+    for variant in experiment.variants.all():
+        mean = bad if variant.key == "b" else good
+        for i in range(1500):
+            value = _run_value(rng, field, mean)
+            calls.append(
+                Call(
+                    agent=experiment.agent,
+                    call_id=f"w-{variant.key}-{i}",
+                    experiment=experiment,
+                    variant=variant,
+                    caller=f"{variant.key}-{i}",
+                    started_at=timezone.now() - timedelta(minutes=20),
+                    tool_calls=1,
+                    **{field: value},
+                )
+            )
+    Call.objects.bulk_create(calls)
+    refresh_running.delay()
+    b = experiment.variants.get(key="b")
+    assert wait_for(lambda: b.__class__.objects.get(pk=b.pk).weight == 0, seconds=30)
+    b.refresh_from_db()
+    assert b.paused_weight == 50 and "paused automatically" in b.paused_reason
+
+
 def test_the_beat_schedule_refreshes_results_every_minute():
     schedule = app.conf.beat_schedule["refresh-results"]
     assert schedule["task"] == "results.refresh_running" and schedule["schedule"] == 60.0
