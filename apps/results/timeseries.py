@@ -30,6 +30,7 @@ from apps.results.aggregation import (
     VALID_DURATION,
     ArmData,
     _phase_of,
+    unit_rows,
 )
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.markers import markers
@@ -42,12 +43,6 @@ MIN_UNITS_DRAWN = 30
 STEPS = (("hour", 3600), ("day", 86_400), ("week", 7 * 86_400))
 CACHE_SECONDS = 60
 ZERO = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-# What the per-caller pass carries of each call (never the transcript): what METRICS and the
-# judge's join read.
-CALL_COLUMNS = (
-    "c.id, c.variant_id, c.caller, c.started_at, c.duration_seconds, c.converted, "
-    "c.sentiment, c.transferred, c.completed"
-)
 
 
 def choose_step(start: datetime, end: datetime) -> tuple[str, int]:
@@ -65,42 +60,29 @@ def _bucket_sql(step: int) -> str:
     return f"CAST((julianday(c.started_at) - 2440587.5) * 86400 / {step} AS INTEGER)"
 
 
-def _value_sql(goal: str) -> str:
-    """SQL for one call's value of the goal: a registry entry's `value` (apps.metrics), or
-    the plain SQL string aggregation.METRICS held before the registry."""
+def _goal_sql(goal: str) -> tuple[str, str]:
+    """SQL for one call's value of the goal and its weight (the call's denominator: 1 per
+    value, or a ratio metric's own), as aggregation sums them (apps.metrics)."""
     metric = METRICS[goal]
-    return getattr(metric, "value", metric)
+    value = metric.value.replace("DURATION", VALID_DURATION)
+    if metric.weight is None:
+        return value, f"COUNT({value})"
+    return value, f"SUM(CASE WHEN ({value}) IS NULL THEN NULL ELSE {metric.weight} END)"
 
 
 def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) -> str:
     """Parameters, in order: the phase boundaries (latest first), then in caller mode the
     experiment id and the judge's three (when `judged`), in call mode the judge's three and
-    the experiment id."""
-    value = _value_sql(goal).replace("DURATION", VALID_DURATION)
-    counted = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
-    if unit == "caller":
-        # In each caller's call order: the variant and start of their first call are the
-        # caller's; their calls with another variant are left out (as aggregation does).
-        calls = f"""(
-            SELECT {CALL_COLUMNS}, FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
-                   FIRST_VALUE(c.started_at) OVER first_call AS first_at
-            FROM calls_call c WHERE {counted}
-            WINDOW first_call AS (PARTITION BY c.caller ORDER BY c.started_at, c.id)
-        ) c"""
-        where, unit_column, at = "c.variant_id = c.first_variant", "c.caller", "c.first_at"
-    else:
-        calls, where, unit_column, at = (
-            "calls_call c",
-            counted,
-            "CAST(c.id AS TEXT)",
-            "c.started_at",
-        )
+    the experiment id. The calls become units as the results make them
+    (aggregation.unit_rows)."""
+    value, weight = _goal_sql(goal)
+    calls, where, unit_column, at = unit_rows(unit)
     window = "PARTITION BY variant_id, phase, unit ORDER BY bucket"
     return f"""
         WITH per AS (
             SELECT c.variant_id, {_phase_of(at, phases)} AS phase, {unit_column} AS unit,
                    {_bucket_sql(step)} AS bucket, COUNT(*) AS calls,
-                   COALESCE(SUM({value}), 0) AS num, COUNT({value}) AS den
+                   COALESCE(SUM({value}), 0) AS num, {weight} AS den
             FROM {calls} {JUDGED if judged else NOT_JUDGED}
             WHERE {where}
             GROUP BY 1, 2, 3, 4
