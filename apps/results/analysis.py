@@ -118,6 +118,10 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         metric=setup.goal,
         changed=changed,
     )
+    variants = [_control_row(control, setup.goal)] + [
+        _variant_row(a, s, f, v, setup, control)
+        for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
+    ]
     return {
         "goal": setup.goal,
         "direction": setup.direction,
@@ -128,13 +132,67 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         "srm": srm,
         "guardrails": guardrails,
         "plan": _plan(setup, arms, planned),
-        "variants": [_control_row(control, setup.goal)]
-        + [
-            _variant_row(a, s, f, v, setup, control)
-            for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
-        ],
+        "variants": variants,
+        "metrics": _metric_rows(setup, arms, variants, guardrails),
         "best": next((a.key for a in others if a.name == verdict.best), None),
         "running": running,
+    }
+
+
+def _metric_rows(setup: Setup, arms: list[Arm], variants: list, guardrails: list) -> list:
+    """Every metric the experiment watches, in one shape: the goal, then its guardrails.
+    Each variant's value with its 95% range, the change versus the control on the metric's
+    own scale with its always-valid range, and the verdict (the goal's verdict code, or for
+    a guardrail: worse, safe or not_yet)."""
+    goal = METRICS[setup.goal]
+    rows = [
+        _metric_row(
+            goal,
+            "goal",
+            setup.direction,
+            arms,
+            {v["key"]: (v["lift"], (v["verdict"] or {}).get("code")) for v in variants},
+        )
+    ]
+    for guard in guardrails:
+        changes = {
+            g["key"]: (
+                g,
+                "worse" if g["key"] in guard["worse"] else "safe" if g["shown_safe"] else "not_yet",
+            )
+            for g in guard["variants"]
+        }
+        metric = METRICS[guard["metric"]]
+        rows.append(_metric_row(metric, "guardrail", metric.direction, arms, changes))
+    return rows
+
+
+def _metric_row(metric, role: str, direction: str, arms: list[Arm], changes: dict) -> dict:
+    cells = []
+    for arm in arms:
+        m = arm.moments(metric.key)
+        low, high = _interval(m)
+        change, verdict = changes.get(arm.key, (None, None))
+        cells.append(
+            {
+                "key": arm.key,
+                "value": m.mean if m.n else None,
+                "ci_low": low if m.n > 1 else None,
+                "ci_high": high if m.n > 1 else None,
+                "units": m.n,
+                "change": None
+                if change is None
+                else {k: change.get(k) for k in ("absolute", "relative", "ci_low", "ci_high")},
+                "verdict": verdict,
+            }
+        )
+    return {
+        "key": metric.key,
+        "name": metric.title,
+        "role": role,
+        "unit": metric.scale,
+        "direction": direction,
+        "variants": cells,
     }
 
 

@@ -154,6 +154,44 @@ class _Variant(serializers.Serializer):
     verdict = _Verdict(allow_null=True, help_text="Null for the control.")
 
 
+class _MetricChange(serializers.Serializer):
+    absolute = serializers.FloatField(
+        allow_null=True, help_text="variant - control in the metric's unit."
+    )
+    relative = serializers.FloatField(
+        allow_null=True, help_text="(variant - control) / control; null where meaningless."
+    )
+    ci_low = serializers.FloatField(allow_null=True, help_text="Always-valid range, low end.")
+    ci_high = serializers.FloatField(allow_null=True, help_text="Always-valid range, high end.")
+
+
+class _MetricVariant(serializers.Serializer):
+    key = serializers.CharField(help_text="The variant.")
+    value = serializers.FloatField(allow_null=True, help_text="The metric for this variant.")
+    ci_low = serializers.FloatField(allow_null=True, help_text="95% range of the value, low.")
+    ci_high = serializers.FloatField(allow_null=True, help_text="95% range of the value, high.")
+    units = serializers.IntegerField(help_text="Units with a value for this metric.")
+    change = _MetricChange(allow_null=True, help_text="Versus the control; null for it.")
+    verdict = serializers.CharField(
+        allow_null=True,
+        help_text="The goal: the variant's verdict code. A guardrail: worse (significantly, "
+        "by more than the threshold or not), safe (shown to be no worse than the threshold) "
+        "or not_yet. Null for the control.",
+    )
+
+
+class _Metric(serializers.Serializer):
+    key = serializers.CharField(help_text="The metric's key in the registry (apps/metrics).")
+    name = serializers.CharField(help_text="Its name for people.")
+    role = serializers.CharField(help_text="goal or guardrail.")
+    unit = serializers.CharField(
+        help_text="How its change is written: rate (percentage points), score (points on "
+        "-1..1), seconds, ms, usd or count (per call)."
+    )
+    direction = serializers.CharField(help_text="higher or lower is better.")
+    variants = _MetricVariant(many=True)
+
+
 class ResultsOut(serializers.Serializer):
     computed_at = serializers.DateTimeField(help_text="When these numbers were computed.")
     frozen = serializers.BooleanField(help_text="True once the experiment stopped.")
@@ -163,6 +201,12 @@ class ResultsOut(serializers.Serializer):
     verdict = _Verdict()
     variants = _Variant(many=True)
     guardrails = _Guardrail(many=True, required=False)
+    metrics = _Metric(
+        many=True,
+        required=False,
+        help_text="Every metric the experiment watches in one shape: the goal, then each "
+        "guardrail.",
+    )
     plan = _Plan(required=False)
 
 

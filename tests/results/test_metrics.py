@@ -239,3 +239,33 @@ def test_a_new_metric_is_one_registry_entry(agent, operator, monkeypatch):
     assert rows["b"]["mean"] == pytest.approx(100 / 400)
     assert rows["b"]["change_text"].startswith("15 points higher")
     assert experiment.guardrail_labels == ["Voicemail rate"]
+
+
+def test_the_results_api_lists_every_metric_in_one_shape(agent, operator, api, admin_key):
+    experiment = experiment_start(
+        experiment=make_experiment(
+            agent=agent, unit="call", guardrails=["cost_per_call", "transfer_rate"]
+        ),
+        user=operator,
+    )
+    rng = random.Random(2)
+    variants = list(experiment.variants.all())
+    calls = [
+        _random_call(experiment, v, f"{v.key}-{i}", i, rng) for v in variants for i in range(400)
+    ]
+    Call.objects.bulk_create(calls)
+    body = api.get(f"/api/v1/experiments/{experiment.pk}/results?fresh=1", key=admin_key).json()
+    metrics = {m["key"]: m for m in body["metrics"]}
+    assert [m["role"] for m in body["metrics"]] == ["goal", "guardrail", "guardrail"]
+    assert metrics["cost_per_call"]["unit"] == "usd"
+    assert metrics["cost_per_call"]["direction"] == "lower"
+    b_cost = next(v for v in metrics["cost_per_call"]["variants"] if v["key"] == "b")
+    costs = [c.cost_usd for c in calls if c.variant.key == "b" and c.cost_usd is not None]
+    assert b_cost["value"] == pytest.approx(np.mean(costs), rel=1e-9)
+    assert b_cost["verdict"] in ("worse", "safe", "not_yet")
+    goal_b = next(v for v in metrics["conversion"]["variants"] if v["key"] == "b")
+    b_row = next(v for v in body["variants"] if v["key"] == "b")
+    assert goal_b["change"]["ci_low"] == b_row["lift"]["ci_low"]
+    assert goal_b["verdict"] == b_row["verdict"]["code"]
+    control = next(v for v in metrics["conversion"]["variants"] if v["key"] == "control")
+    assert control["change"] is None and control["verdict"] is None
