@@ -194,7 +194,8 @@ def experiment_timeline(experiment) -> list[TimelineEvent]:
     agent's prompt rolled back from the winner. Editing a draft is left out: until the start
     nothing reached a caller."""
     entries = AuditEntry.objects.filter(
-        object_type="experiment", object_id=str(experiment.pk)
+        Q(object_type="experiment", object_id=str(experiment.pk))
+        | Q(object_type="applyrequest", after__experiment=experiment.pk)
     ).order_by("created_at", "id")
     names = {v.key: v.name for v in experiment.variants.all()}
     events, started = [], False
@@ -249,6 +250,11 @@ def _timeline_event(entry, experiment, names, started) -> TimelineEvent | None:
             f"Applied {_name(names, after.get('variant', ''))}{version}: it became "
             f"{experiment.agent.name}'s prompt{reason}"
         )
+    elif entry.action == "apply_request.create":
+        kind = "asked"
+        words = f"Asked a manager to apply {_name(names, after.get('variant', ''))}{reason}"
+    elif entry.action == "apply_request.decline":
+        kind, words = "asked", f"Declined the request to apply{reason}"
     elif "judg" in entry.action and kind is None:  # any change of the judge or its work
         kind, words = "judge", f"{entry.action_words[:1].upper()}{entry.action_words[1:]}{reason}"
     if kind is None:

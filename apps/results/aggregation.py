@@ -100,7 +100,7 @@ def _outer_columns() -> str:
     return ",\n".join(parts)
 
 
-def _phase_of(column: str, boundaries: int) -> str:
+def phase_of(column: str, boundaries: int) -> str:
     """SQL for the index of the phase running at `column` (a start time): phase i from the
     i-th boundary on; earlier times belong to the first phase. One %s per boundary after
     the first, latest first."""
@@ -121,7 +121,7 @@ def _checked(column: str, boundaries: int) -> str:
     boundary is within the margin. Parameters: the boundaries moved earlier, then later."""
     if boundaries < 2:
         return "1"
-    early_and_late = f"{_phase_of(column, boundaries)} = {_phase_of(column, boundaries)}"
+    early_and_late = f"{phase_of(column, boundaries)} = {phase_of(column, boundaries)}"
     return f"CASE WHEN {early_and_late} THEN 1 ELSE 0 END"
 
 
@@ -149,7 +149,7 @@ def aggregate_sql(
     *, unit: str, duration_cap: float | None, judged: bool = False, phases: int = 1
 ) -> str:
     """The query. Its parameters: the judge's (criterion, model, prompt version) when
-    `judged`, the phase boundaries (see `_phase_of` and `_checked`) and the experiment id,
+    `judged`, the phase boundaries (see `phase_of` and `_checked`) and the experiment id,
     in the order `aggregate` passes them."""
     duration = (
         VALID_DURATION
@@ -163,7 +163,7 @@ def aggregate_sql(
     return f"""
         SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns()}
         FROM (
-            SELECT c.variant_id, {_phase_of(at, phases)} AS phase, {unit_column} AS unit,
+            SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
                    MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls,
                    {_inner_columns().replace("DURATION", duration)}
             FROM {calls} {JUDGED if judged else NOT_JUDGED}

@@ -67,7 +67,7 @@ def notify(*, experiment: Experiment, text: str) -> None:
     queue_after_commit("results.send_alert", message, link, what="an alert")
 
 
-def alert_send(*, text: str, link: str) -> None:
+def alert_send(*, text: str, link: str, subject: str = "Switchboard: a variant was paused") -> None:
     import httpx
 
     if settings.ALERT_WEBHOOK_URL:
@@ -77,7 +77,7 @@ def alert_send(*, text: str, link: str) -> None:
         response.raise_for_status()
     if "default" in mailers and settings.ALERT_EMAILS:  # MAILERS is empty without EMAIL_HOST
         send_mail(
-            "Switchboard: a variant was paused",
+            subject,
             f"{text}\n\n{link}",
             settings.DEFAULT_FROM_EMAIL,
             settings.ALERT_EMAILS,

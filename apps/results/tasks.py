@@ -38,8 +38,8 @@ def optimize() -> int:
 
 
 @shared_task(name="results.send_alert", bind=True, max_retries=5, reject_on_worker_lost=True)
-def send_alert(self, text: str, link: str) -> None:
+def send_alert(self, text: str, link: str, subject: str | None = None) -> None:
     try:
-        alert_send(text=text, link=link)
+        alert_send(text=text, link=link, **({"subject": subject} if subject else {}))
     except Exception as error:
         raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error

@@ -29,7 +29,7 @@ from apps.results.aggregation import (
     NOT_JUDGED,
     VALID_DURATION,
     ArmData,
-    _phase_of,
+    phase_of,
     unit_rows,
 )
 from apps.results.analysis import Arm, Setup, analyse
@@ -80,7 +80,7 @@ def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) ->
     window = "PARTITION BY variant_id, phase, unit ORDER BY bucket"
     return f"""
         WITH per AS (
-            SELECT c.variant_id, {_phase_of(at, phases)} AS phase, {unit_column} AS unit,
+            SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
                    {_bucket_sql(step)} AS bucket, COUNT(*) AS calls,
                    COALESCE(SUM({value}), 0) AS num, {weight} AS den
             FROM {calls} {JUDGED if judged else NOT_JUDGED}

@@ -181,3 +181,35 @@ def test_the_ask_page_shows_what_would_change(client, won, operator):
     page = client.get(reverse("experiments:ask", args=[won.pk]) + "?variant=b").text
     assert "Ask a manager to apply Variant B to" in page
     assert "<ins>" in page and "A note for the manager" in page
+
+
+def test_an_apply_through_the_api_closes_the_request_in_its_own_transaction(
+    won, operator, api, admin_key
+):
+    apply_request_create(experiment=won, variant_key="b", user=operator)
+    response = api.post(f"/api/v1/experiments/{won.pk}/apply", {"variant": "b"}, key=admin_key)
+    assert response.status_code == 200, response.content
+    request = ApplyRequest.objects.get()
+    assert request.state == ApplyRequest.APPLIED and request.closed_at is not None
+    assert AuditEntry.objects.filter(action="apply_request.close").count() == 1
+
+
+def test_the_announcement_has_its_own_email_subject(won, operator):
+    apply_request_create(experiment=won, variant_key="b", user=operator)
+    message = Message.objects.get(task_name="results.send_alert")
+    assert message.args[2] == "Switchboard: a manager is asked to apply a variant"
+
+
+def test_the_timeline_says_who_asked_and_who_declined(won, operator, manager):
+    from apps.experiments.selectors import experiment_timeline
+    from apps.experiments.services import apply_request_decline
+
+    request = apply_request_create(
+        experiment=won, variant_key="b", user=operator, note="B books more."
+    )
+    apply_request_decline(request=request, user=manager, answer="Wait a week.")
+    words = [(e.words, e.who) for e in experiment_timeline(won)]
+    assert ("Asked a manager to apply Variant B: “B books more.”", "olivia") in words
+    assert ("Declined the request to apply: “Wait a week.”", manager.username) in words
+    entry = AuditEntry.objects.get(action="apply_request.create")
+    assert entry.action_words == "asked a manager to apply a variant"

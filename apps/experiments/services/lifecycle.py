@@ -18,6 +18,7 @@ from apps.experiments.models import (
 )
 from apps.experiments.selectors import variant_verdict
 from apps.experiments.services.common import _locked, _require_status, phase_record
+from apps.experiments.services.requests import apply_requests_close
 from apps.metrics import METRICS, guardrail_keys
 from config.celery import queue_after_commit
 
@@ -277,4 +278,5 @@ def winner_apply(
         before={"version": before},
         after={"variant": variant.key, "version": variant.prompt_version.number},
     )
+    apply_requests_close(experiment=experiment, user=user)  # however it was applied
     return experiment

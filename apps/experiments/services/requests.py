@@ -124,7 +124,7 @@ def apply_request_decline(*, request: ApplyRequest, user, answer: str = "") -> A
         action="apply_request.decline",
         obj=request,
         before={"state": ApplyRequest.PENDING},
-        after={"state": ApplyRequest.DECLINED},
+        after={"state": ApplyRequest.DECLINED, "experiment": request.experiment_id},
         reason=request.answer,
     )
     return request
@@ -145,7 +145,7 @@ def apply_requests_close(*, experiment: Experiment, user=None) -> int:
             action="apply_request.close",
             obj=request,
             before={"state": ApplyRequest.PENDING},
-            after={"state": ApplyRequest.APPLIED},
+            after={"state": ApplyRequest.APPLIED, "experiment": request.experiment_id},
         )
         closed += 1
     return closed
@@ -160,4 +160,10 @@ def _who(user) -> str:
 def _announce(experiment: Experiment, text: str) -> None:
     message = f"{experiment.agent.name} · {experiment.name}: {text}"
     link = f"{settings.SITE_URL}{experiment.get_absolute_url()}"
-    queue_after_commit("results.send_alert", message, link, what="an apply request")
+    queue_after_commit(
+        "results.send_alert",
+        message,
+        link,
+        "Switchboard: a manager is asked to apply a variant",
+        what="an apply request",
+    )
