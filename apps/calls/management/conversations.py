@@ -305,7 +305,7 @@ def how_it_ran(rng: random.Random, turns: list[dict], seconds: float, call: dict
     elif not call["completed"]:
         ended_by, reason = "caller", rng.choice(["hung up early", "voicemail", "line dropped"])
     else:
-        ended_by, reason = rng.choice(["agent", "agent", "caller"]), "done"
+        ended_by, reason = rng.choice(["agent", "agent", "caller"]), "said goodbye"
     return {
         "response_latency_ms": round(sum(latencies) / len(latencies), 1) if latencies else None,
         "tokens_in": tokens_in,
