@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.experiments.models import Experiment, Variant
+from apps.experiments.models import ApplyRequest, Experiment, Variant
 from config.admin import ReadOnlyAdmin
 
 
@@ -44,3 +44,12 @@ class VariantAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "key", "name", "prompt_version", "weight", "is_control"]
     list_filter = ["is_control"]
     readonly_fields = ["experiment", "key", "prompt_version", "weight", "is_control"]
+
+
+@admin.register(ApplyRequest)
+class ApplyRequestAdmin(ReadOnlyAdmin):
+    """Read-only: operators ask and managers decline or apply on the pages, which audit it."""
+
+    list_display = ["experiment", "variant", "requested_by", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["note", "answer"]
