@@ -7,6 +7,7 @@ ACTION_WORDS = {
     "prompt.rollback": "rolled the prompt back",
     "experiment.create": "drafted the experiment",
     "apply_request.create": "asked a manager to apply a variant",
+    "judging.judge": "changed the experiment's judge",
     "apply_request.decline": "declined a request to apply a variant",
     "apply_request.close": "closed a request to apply (the experiment was applied)",
     "experiment.update": "changed a draft's settings",

@@ -25,11 +25,19 @@ def experiment_panel(request, pk):
         "criterion": services.criterion_current(experiment=experiment),
         "configured": bool(base_url and model),
         "model": model,
-        "counts": (snapshot.data.get("judging", {}) if snapshot else {}),
+        "base_url": base_url,
+        "counts": _counts_in_order(experiment, snapshot),
         "biased": services.same_family(model, str(experiment.agent.config.get("model", ""))),
         "calibration": services.calibration(experiment=experiment),
     }
     return render(request, "judging/_experiment.html", context)
+
+
+def _counts_in_order(experiment, snapshot) -> list[tuple[str, dict]]:
+    """The judge's verdicts per variant, the control first, by the variant's name."""
+    counts = snapshot.data.get("judging", {}) if snapshot else {}
+    variants = experiment.variants.order_by("-is_control", "key")
+    return [(v.name, counts[v.key]) for v in variants if v.key in counts]
 
 
 @require_POST
@@ -48,6 +56,26 @@ def criterion_save(request, pk):
             f"Criterion v{criterion.version} saved; the judge reads "
             "every call of both versions again.",
         )
+    return redirect(experiment)
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
+def judge_save(request, pk):
+    experiment = get_object_or_404(Experiment, pk=pk)
+    try:
+        experiment = services.judge_set(
+            experiment=experiment,
+            user=request.user,
+            base_url=request.POST.get("base_url", ""),
+            model=request.POST.get("model", ""),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        model = experiment.judge[1]
+        own = "its own judge" if experiment.judge_model else "the site's judge"
+        messages.success(request, f"This experiment now uses {own}: {model or 'none'}.")
     return redirect(experiment)
 
 

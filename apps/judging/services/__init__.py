@@ -15,6 +15,7 @@ from apps.judging.services.calibration import (
 from apps.judging.services.criteria import (
     criterion_current,
     criterion_update,
+    judge_set,
     judging_pause,
     judging_resume,
     refusal_sentence,
@@ -37,6 +38,7 @@ __all__ = [
     "judge_call",
     "judge_call_failed",
     "judge_model_family",
+    "judge_set",
     "judgement_cache_key",
     "judging_pause",
     "judging_resume",

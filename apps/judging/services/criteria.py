@@ -4,11 +4,12 @@ import logging
 from itertools import batched
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from apps.audit.services import audit_record, person
-from apps.experiments.models import Experiment, GoalKind
+from apps.experiments.models import Experiment, GoalKind, Status
 from apps.judging.client import JudgeRefused
 from apps.judging.models import Criterion, Judgement, Verdict
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
@@ -155,4 +156,52 @@ def judging_resume(*, experiment: Experiment, user=None) -> Experiment:
     _queue_judging(
         list(experiment.calls.filter(~Exists(judged)).order_by("pk").values_list("pk", flat=True))
     )
+    return experiment
+
+
+MAX_MODEL_CHARS = 100  # Experiment.judge_model
+
+
+@transaction.atomic
+def judge_set(*, experiment: Experiment, base_url: str, model: str, user=None) -> Experiment:
+    """Give the experiment its own LLM judge (any OpenAI-compatible chat-completions endpoint
+    and model), or, both empty, go back to the site's (JUDGE_BASE_URL, JUDGE_MODEL).
+
+    Only before or while the test runs: a stopped experiment's results are frozen. A running
+    custom goal's calls go to the new judge (only its verdicts count toward the pass rate)."""
+    base_url, model = (base_url or "").strip(), (model or "").strip()
+    problems = {}
+    if "\x00" in base_url or len(base_url) > 200:
+        problems["base_url"] = "Give the endpoint's address, at most 200 characters."
+    elif base_url:
+        try:
+            URLValidator(schemes=["http", "https"])(base_url)
+        except ValidationError:
+            problems["base_url"] = (
+                "Give an http:// or https:// address, e.g. http://127.0.0.1:11434/v1."
+            )
+    if "\x00" in model or len(model) > MAX_MODEL_CHARS:
+        problems["model"] = f"Give the model's name, at most {MAX_MODEL_CHARS} characters."
+    if bool(base_url) != bool(model) and not problems:
+        problems["model" if base_url else "base_url"] = (
+            "Give both the endpoint and the model, or leave both empty for the site's judge."
+        )
+    if problems:
+        raise ValidationError(problems)
+    experiment = _locked(experiment)
+    if experiment.status not in (Status.DRAFT, Status.RUNNING):
+        raise ValidationError(
+            "This experiment has stopped and its results are frozen; its judge no longer "
+            "changes anything.",
+            code="status",
+        )
+    before = {"base_url": experiment.judge_base_url, "model": experiment.judge_model}
+    after = {"base_url": base_url, "model": model}
+    if before == after:
+        return experiment
+    experiment.judge_base_url, experiment.judge_model = base_url, model
+    experiment.save(update_fields=["judge_base_url", "judge_model"])
+    audit_record(actor=user, action="judging.judge", obj=experiment, before=before, after=after)
+    if experiment.status == Status.RUNNING:
+        judging_resume(experiment=experiment, user=user)  # the new judge reads every call
     return experiment
