@@ -72,31 +72,18 @@ def _calls_on_panel(page) -> int:
     return int(counts[0][1].replace(",", ""))
 
 
-def test_new_calls_reach_the_results_panel_without_a_click(make_run, page, screenshot):
-    url, env = make_run
+def _log_in(page, url, username):
     page.goto(f"{url}/login/")
-    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("switchboard-demo")
     page.get_by_role("button", name="Log in").click()
-    page.goto(f"{url}/experiments/")
-    page.get_by_role("link", name="Warmer greeting").click()
-    expect(page.locator("#results")).to_contain_text("Control:", timeout=90_000)
-    before = _calls_on_panel(page)
+    expect(page.get_by_role("heading", name="Agents")).to_be_visible()
 
+
+def _simulate(url, env, calls, *effect):
+    command = ["manage.py", "simulate_traffic", "--agent", "front-desk", "--calls", str(calls)]
     simulated = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "simulate_traffic",
-            "--agent",
-            "front-desk",
-            "--calls",
-            "400",
-            "--seed",
-            "7",
-            "--url",
-            url,
-        ],
+        [sys.executable, *command, "--seed", "7", "--url", url, *effect],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -104,11 +91,68 @@ def test_new_calls_reach_the_results_panel_without_a_click(make_run, page, scree
         timeout=300,
     )
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
-    # The background scheduler recomputes every minute, the panel polls every 10 s: no click.
+
+
+def test_the_whole_loop_on_the_embedded_default(make_run, page, screenshot):
+    url, env = make_run
+    page.on("dialog", lambda dialog: dialog.accept())
+    _log_in(page, url, "operator")
+    page.goto(f"{url}/experiments/")
+    page.get_by_role("link", name="Warmer greeting").click()
+    expect(page.locator("#results")).to_contain_text("Control:", timeout=90_000)
+    experiment = page.url
+    before = _calls_on_panel(page)
+
+    # B books more, as it did so far; nobody clicks: the scheduler recomputes every minute,
+    # the panel polls every 10 s.
+    _simulate(url, env, 1600, "--effect", "b=+0.14")
     deadline = time.monotonic() + 150
     while _calls_on_panel(page) <= before and time.monotonic() < deadline:
         page.wait_for_timeout(2_000)
     after = _calls_on_panel(page)
-    screenshot("embedded-default-results-updated")
+    screenshot("embedded-default-1-results-updated")
     assert after > before, (before, after)
-    assert "Recompute now" in page.locator("#results").inner_text()  # offered, never needed
+    card = page.locator("#decision-card")
+    expect(card).to_contain_text("Ask a manager to apply Warm thanks", timeout=30_000)
+
+    page.get_by_role("button", name="Stop experiment").click()
+    expect(card).to_contain_text("The verdict when the test stopped:", timeout=30_000)
+    card.get_by_role("link", name="Ask a manager to apply Warm thanks").click()
+    page.get_by_label("A note for the manager (optional)").fill("Books far more.")
+    page.get_by_role("button", name="Ask a manager to apply Warm thanks").click()
+    expect(card).to_contain_text("The request waits for a manager.")
+    screenshot("embedded-default-2-asked")
+    page.get_by_role("button", name="Log out").click()
+
+    _log_in(page, url, "viewer")
+    page.goto(experiment)
+    expect(card).to_contain_text("The verdict when the test stopped:")
+    expect(card.get_by_role("link")).to_have_count(0)  # viewers read; no step to take
+    expect(card.get_by_role("button")).to_have_count(0)
+    page.get_by_role("button", name="Log out").click()
+
+    _log_in(page, url, "manager")
+    waiting = page.get_by_role("region", name="Waiting for a manager")
+    expect(waiting).to_contain_text("Books far more.")
+    waiting.get_by_role("link", name=re.compile("Apply Warm thanks")).click()
+    card.get_by_role("link", name="Apply…").click()
+    reason = page.get_by_label(re.compile("why", re.I))
+    if reason.count():  # a guardrail not yet shown safe asks for a reason
+        reason.first.fill("Bookings matter more than the transfer rate here.")
+    page.get_by_role("button", name="Apply Warm thanks").click()
+    expect(page.get_by_role("status").first).to_contain_text("now uses Warm thanks's prompt")
+    page.goto(experiment)
+    expect(card).to_contain_text("Live now: Warm thanks's prompt")
+    expect(card).not_to_contain_text("Safe to apply")
+    screenshot("embedded-default-3-applied")
+
+    page.goto(f"{url}/agents/front-desk/")
+    form = page.locator("form[action$='/rollback/2/']")
+    form.locator("xpath=ancestor::details[1]/summary").click()  # "Read" v2
+    form.get_by_label("Why roll back?").fill("Callers found the thanks too long.")
+    form.get_by_role("button", name="Make v2 current").click()
+    expect(page.get_by_role("status").first).to_be_visible()
+    page.goto(experiment)
+    expect(card).to_contain_text("rolled back")
+    expect(page.locator("main")).not_to_contain_text("it is now Front desk's prompt")
+    screenshot("embedded-default-4-rolled-back")
