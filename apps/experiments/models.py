@@ -159,12 +159,8 @@ class Experiment(models.Model):
 
     @property
     def goal_label(self) -> str:
-        return {
-            "conversion": "Conversion rate",
-            "sentiment": "Sentiment",
-            "duration": "Call duration",
-            "custom": "Pass rate",
-        }[self.goal_kind]
+        metric = METRICS.get(self.goal_kind)
+        return metric.title if metric else self.goal_kind
 
     @property
     def guardrail_labels(self) -> list[str]:

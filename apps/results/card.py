@@ -9,6 +9,7 @@ apps.results.scorecard.
 
 from apps.experiments.models import Status
 from apps.experiments.templatetags.switchboard import as_of
+from apps.metrics import METRICS
 from apps.results.scorecard import range_words
 from apps.stats.scales import format_change
 
@@ -23,14 +24,6 @@ TITLES = {
     "changed": "The difference changed over time",
 }
 APPLIABLE = {"winning", "guardrail_pending"}
-METRIC_LABELS = {
-    "conversion": "conversion rate",
-    "custom": "pass rate",
-    "sentiment": "sentiment",
-    "duration": "call duration",
-    "transfer_rate": "transfer rate",
-    "completion_rate": "completion rate",
-}
 
 
 def unit_word(experiment, count: int | None = 2) -> str:
@@ -66,7 +59,7 @@ def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
         return ""
     lift = variant.get("lift") or {}
     was, still = ("was", "still included") if past else ("is", "still includes")
-    label = METRIC_LABELS.get(goal, goal)
+    label = METRICS[goal].label if goal in METRICS else goal
     if code == "guardrail":
         return _guardrail_why(data, variant, past)
     if not lift.get("ok"):

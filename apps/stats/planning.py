@@ -187,7 +187,8 @@ def units_per_variant_for_goal(
     is relative, delta = p * min_effect, the variant's rate q = p +/- delta (by
     ``direction``), variances v_c = ``baseline_variance`` (per unit: a caller's ratio
     variance in caller mode; p (1 - p) when None) and v_v = v_c q (1 - q) / (p (1 - p))
-    (the same design effect). Duration: relative, delta = mean * min_effect, v_v = v_c.
+    (the same design effect). Duration and every other mean (response time, cost, counts
+    per call): relative, delta = mean * min_effect, v_v = v_c.
     Sentiment: ``min_effect`` is an absolute change in points on -1..1 (a relative change
     of a mean near 0 or below it means nothing), v_v = v_c. Units are what the analysis
     counts: calls, or callers when each caller keeps one variant. Returns None when no
@@ -198,7 +199,7 @@ def units_per_variant_for_goal(
         delta, variance = min_effect, baseline_variance
         return _plan(delta, variance, variance, alpha, power, tuning, variants)
     delta = abs(baseline_mean * min_effect)
-    if kind == "seconds":
+    if kind != "rate":  # a mean on its own scale: seconds, ms, dollars, counts per call
         return _plan(delta, baseline_variance, baseline_variance, alpha, power, tuning, variants)
     p = baseline_mean
     q = p + delta if direction == "higher" else p - delta

@@ -109,3 +109,15 @@ def test_no_plan_without_an_effect_or_a_spread():
     assert units_per_variant_for_goal("conversion", 0.10, None, 0.0) is None
     assert units_per_variant_for_goal("duration", 100.0, 0.0, 0.05) is None
     assert units_per_variant_for_goal("conversion", 0.95, None, 0.10) is None  # above 100%
+
+
+def test_means_on_other_scales_are_planned_as_relative_changes_of_the_mean():
+    """Response time (ms), cost (dollars), counts per call: like duration, a relative change
+    of the mean; they were read as rates and got no plan."""
+    from apps.stats.planning import units_per_variant_for_goal
+    from apps.stats.scales import declare
+
+    declare("latency_mean", "ms")
+    seconds = units_per_variant_for_goal("duration", 700.0, 250.0**2, 0.05, direction="lower")
+    ms = units_per_variant_for_goal("latency_mean", 700.0, 250.0**2, 0.05, direction="lower")
+    assert ms is not None and ms == seconds
