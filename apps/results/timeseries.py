@@ -30,6 +30,7 @@ from apps.results.aggregation import (
     VALID_DURATION,
     ArmData,
     phase_of,
+    phase_params,
     unit_rows,
 )
 from apps.results.analysis import Arm, Setup, analyse
@@ -115,8 +116,7 @@ def increments(experiment, step: int) -> list[tuple]:
         judged=judge is not None,
         phases=len(starts),
     )
-    adapt = connection.ops.adapt_datetimefield_value
-    boundaries = [adapt(at) for at in reversed(starts[1:])]
+    boundaries = phase_params(starts)
     if experiment.unit == "caller":
         params = [*boundaries, experiment.pk, *(judge or ())]
     else:

@@ -337,3 +337,55 @@ def test_the_panel_names_the_units_the_split_check_counted_in_variant_order(
     page = client.get(reverse("results:panel", args=[experiment.pk])).content.decode()
     assert "callers per version, every phase of the split" in page
     assert "control 1,200 (expected about 1,175), b 1,150 (expected about 1,175)" in page
+
+
+@pytest.mark.django_db
+def test_hundreds_of_hourly_phases_place_each_call_in_its_own(agent, operator):
+    """Optimize mode re-splits every hour: 300 phases. Each call's phase, found by the
+    query (a binary search on PostgreSQL), is the one bisect finds over the starts."""
+    import bisect
+
+    from apps.results.aggregation import aggregate
+
+    experiment = experiment_start(
+        experiment=make_experiment(agent=agent, unit="call"), user=operator
+    )
+    start = timezone.now() - timedelta(hours=300)
+    starts = [start + timedelta(hours=h) for h in range(300)]
+    ids = {v.key: v.id for v in experiment.variants.all()}
+    phases = [
+        {
+            "number": i + 1,
+            "started_at": at.isoformat(),
+            "weights": {str(ids["control"]): 50, str(ids["b"]): 50},
+        }
+        for i, at in enumerate(starts)
+    ]
+    type(experiment).objects.filter(pk=experiment.pk).update(phases=phases)
+    rng = random.Random(4)
+    calls = []
+    for key in ("control", "b"):
+        variant = experiment.variants.get(key=key)
+        for i in range(1500):
+            at = start + timedelta(seconds=rng.uniform(0, 300 * 3600))
+            calls.append(
+                Call(
+                    agent=agent,
+                    call_id=f"h-{key}-{i}",
+                    experiment=experiment,
+                    variant=variant,
+                    caller=f"{key}-{i}",
+                    started_at=at,
+                    converted=False,
+                )
+            )
+    Call.objects.bulk_create(calls)
+    stats = aggregate(experiment.id, unit="call", phase_starts=starts)
+    for key in ("control", "b"):
+        expected = {}
+        for call in calls:
+            if call.variant_id == ids[key]:
+                phase = bisect.bisect_right(starts, call.started_at) - 1
+                expected[phase] = expected.get(phase, 0) + 1
+        got = {k: s["conversion"].n for k, s in stats[ids[key]].phases.items()}
+        assert got == expected
