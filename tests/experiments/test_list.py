@@ -224,3 +224,14 @@ def test_an_applied_experiment_names_the_variant_that_was_applied(
     row = row_of(client.get(reverse("experiments:list")).text, experiment.name)
     assert '<span class="badge applied">Applied</span>' in row
     assert "Ran 4 days · Variant B applied" in row
+
+
+def test_a_stopped_experiments_badge_speaks_of_when_it_stopped(client, viewer, agent, operator):
+    """ "Not yet" promised a verdict that is no longer coming once the test stopped."""
+    experiment = started(make_experiment(agent=agent, user=operator), operator, 5)
+    snapshot(experiment, lifts={"b": (0.01, "no_difference_yet")}, frozen=True)
+    experiment_stop(experiment=experiment, user=operator)
+    client.force_login(viewer)
+    row = row_of(client.get(reverse("experiments:list")).text, "Warmer greeting")
+    assert '<span class="badge verdict-no_difference_yet">Unclear when stopped</span>' in row
+    assert ">Not yet<" not in row

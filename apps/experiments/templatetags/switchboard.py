@@ -83,9 +83,22 @@ VERDICT_LABELS = {
 }
 
 
+# A badge of a stopped (or applied) experiment speaks of when it stopped: "Not yet" would
+# promise a verdict that is no longer coming.
+VERDICT_LABELS_AFTER_STOP = {
+    "no_difference_yet": "Unclear when stopped",
+    "guardrail_pending": "Not shown safe",
+    "winning": "Won",
+}
+
+
 @register.filter
-def verdict_label(code):
-    """A verdict code as a badge reads: "no_difference_yet" -> "Not yet"."""
+def verdict_label(code, experiment=None):
+    """A verdict code as a badge reads: "no_difference_yet" -> "Not yet"; given the
+    experiment, in the past tense once it stopped ("Unclear when stopped")."""
+    stopped = getattr(experiment, "status", "") in ("stopped", "applied")
+    if stopped and code in VERDICT_LABELS_AFTER_STOP:
+        return VERDICT_LABELS_AFTER_STOP[code]
     return VERDICT_LABELS.get(code, str(code or "").replace("_", " ").capitalize())
 
 
