@@ -1,4 +1,5 @@
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -161,6 +162,11 @@ class Experiment(models.Model):
     def goal_label(self) -> str:
         metric = METRICS.get(self.goal_kind)
         return metric.title if metric else self.goal_kind
+
+    @property
+    def phase_starts(self) -> list[datetime]:
+        """When each phase of the split started, oldest first (results group calls by it)."""
+        return [datetime.fromisoformat(p["started_at"]) for p in self.phases]
 
     @property
     def guardrail_labels(self) -> list[str]:

@@ -75,17 +75,21 @@ class ArmData:
     units_by_phase: dict[int, int] = field(default_factory=dict)
 
 
+def unit_sums(metric) -> tuple[str, str]:
+    """SQL summing one metric over a unit's calls: (its values, their weights), a weight
+    being 1 per call that reported a value, or a ratio metric's own denominator."""
+    if metric.weight is None:
+        return f"SUM({metric.value})", f"COUNT({metric.value})"
+    weight = f"SUM(CASE WHEN ({metric.value}) IS NULL THEN NULL ELSE {metric.weight} END)"
+    return f"SUM({metric.value})", weight
+
+
 def _inner_columns() -> str:
-    """Per unit and metric: the sum of its calls' values and of their weights (a count of
-    the calls that reported a value, or a ratio metric's denominator)."""
+    """Per unit and metric: the sum of its calls' values and of their weights."""
     columns = []
     for m in METRICS.values():
-        weight = (
-            f"COUNT({m.value})"
-            if m.weight is None
-            else (f"SUM(CASE WHEN ({m.value}) IS NULL THEN NULL ELSE {m.weight} END)")
-        )
-        columns.append(f"SUM({m.value}) AS {m.key}_num, {weight} AS {m.key}_den")
+        values, weights = unit_sums(m)
+        columns.append(f"{values} AS {m.key}_num, {weights} AS {m.key}_den")
     return ",\n".join(columns)
 
 

@@ -1,7 +1,6 @@
 """Computing and storing result snapshots."""
 
 import logging
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
@@ -118,17 +117,13 @@ def _previous(experiment: Experiment) -> dict | None:
     return data.get("running") if isinstance(data, dict) else None
 
 
-def _phase_starts(experiment: Experiment) -> list:
-    return [datetime.fromisoformat(p["started_at"]) for p in experiment.phases]
-
-
 def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
     stats = aggregate(
         experiment.id,
         unit=experiment.unit,
         cap=experiment.cap_duration,
         judge=judge,
-        phase_starts=_phase_starts(experiment),
+        phase_starts=experiment.phase_starts,
     )
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)

@@ -32,6 +32,7 @@ from apps.results.aggregation import (
     phase_of,
     phase_params,
     unit_rows,
+    unit_sums,
 )
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.markers import markers
@@ -61,29 +62,19 @@ def _bucket_sql(step: int) -> str:
     return f"CAST((julianday(c.started_at) - 2440587.5) * 86400 / {step} AS INTEGER)"
 
 
-def _goal_sql(goal: str) -> tuple[str, str]:
-    """SQL for one call's value of the goal and its weight (the call's denominator: 1 per
-    value, or a ratio metric's own), as aggregation sums them (apps.metrics)."""
-    metric = METRICS[goal]
-    value = metric.value.replace("DURATION", VALID_DURATION)
-    if metric.weight is None:
-        return value, f"COUNT({value})"
-    return value, f"SUM(CASE WHEN ({value}) IS NULL THEN NULL ELSE {metric.weight} END)"
-
-
 def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) -> str:
     """Parameters, in order: the phase boundaries (latest first), then in caller mode the
     experiment id and the judge's three (when `judged`), in call mode the judge's three and
     the experiment id. The calls become units as the results make them
     (aggregation.unit_rows)."""
-    value, weight = _goal_sql(goal)
+    values, weight = (sql.replace("DURATION", VALID_DURATION) for sql in unit_sums(METRICS[goal]))
     calls, where, unit_column, at = unit_rows(unit)
     window = "PARTITION BY variant_id, phase, unit ORDER BY bucket"
     return f"""
         WITH per AS (
             SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
                    {_bucket_sql(step)} AS bucket, COUNT(*) AS calls,
-                   COALESCE(SUM({value}), 0) AS num, {weight} AS den
+                   COALESCE({values}, 0) AS num, {weight} AS den
             FROM {calls} {JUDGED if judged else NOT_JUDGED}
             WHERE {where}
             GROUP BY 1, 2, 3, 4
@@ -107,7 +98,7 @@ def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) ->
 
 def increments(experiment, step: int) -> list[tuple]:
     """(variant id, phase, bucket, calls, new units, then the goal's six increments)."""
-    starts = [datetime.fromisoformat(p["started_at"]) for p in experiment.phases]
+    starts = experiment.phase_starts
     judge = _judge(experiment)
     sql = series_sql(
         unit=experiment.unit,
