@@ -210,6 +210,12 @@ def get(key: str) -> Metric:
         raise KeyError(f"no metric {key!r}; known: {', '.join(METRICS)}") from None
 
 
+def for_agent(agent_id: int | None) -> dict[str, Metric]:
+    """Every metric an experiment on this agent can use, by key: the built-in ones, then the
+    agent's own custom-field metrics."""
+    return dict(METRICS)
+
+
 def guardrail_keys() -> list[str]:
     return [m.key for m in METRICS.values() if m.guardrail]
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from apps.metrics import MAX_DURATION_SECONDS, METRICS
+from apps.metrics import MAX_DURATION_SECONDS, METRICS, Metric
 from apps.stats.types import RatioStats
 
 SPLIT_CHECK_MARGIN = timedelta(seconds=60)  # see _checked
@@ -44,9 +44,9 @@ VALID_DURATION = (
 )
 
 
-def _call_columns() -> str:
+def _call_columns(metrics: Sequence[Metric]) -> str:
     """What the per-caller pass carries of each call: what the metrics and the judge read."""
-    metric_columns = (column for m in METRICS.values() for column in m.columns)
+    metric_columns = (column for m in metrics for column in m.columns)
     names = dict.fromkeys(["id", "variant_id", "caller", "started_at", *metric_columns])
     return ", ".join(f"c.{name}" for name in names)
 
@@ -84,18 +84,18 @@ def unit_sums(metric) -> tuple[str, str]:
     return f"SUM({metric.value})", weight
 
 
-def _inner_columns() -> str:
+def _inner_columns(metrics: Sequence[Metric]) -> str:
     """Per unit and metric: the sum of its calls' values and of their weights."""
     columns = []
-    for m in METRICS.values():
+    for m in metrics:
         values, weights = unit_sums(m)
         columns.append(f"{values} AS {m.key}_num, {weights} AS {m.key}_den")
     return ",\n".join(columns)
 
 
-def _outer_columns() -> str:
+def _outer_columns(metrics: Sequence[Metric]) -> str:
     parts = []
-    for m in METRICS:
+    for m in (metric.key for metric in metrics):
         num, den = f"COALESCE({m}_num, 0)", f"{m}_den"
         parts.append(
             f"SUM(CASE WHEN {den} > 0 THEN 1 ELSE 0 END), SUM({num}), SUM({num} * {num}), "
@@ -148,7 +148,7 @@ def _checked(column: str, boundaries: int) -> str:
 COUNTED = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
 
 
-def unit_rows(unit: str) -> tuple[str, str, str, str]:
+def unit_rows(unit: str, metrics: Sequence[Metric] = ()) -> tuple[str, str, str, str]:
     """How the calls of an experiment become units: (FROM source aliased c, WHERE clause,
     the unit's column, the column that places the unit in a phase). Caller mode: in each
     caller's call order, the variant and start of their first call are the caller's, and
@@ -156,7 +156,7 @@ def unit_rows(unit: str) -> tuple[str, str, str, str]:
     if unit != "caller":
         return "calls_call c", COUNTED, "c.id", "c.started_at"
     calls = f"""(
-            SELECT {_call_columns()},
+            SELECT {_call_columns(metrics or tuple(METRICS.values()))},
                 FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
                 FIRST_VALUE(c.started_at) OVER first_call AS first_at
             FROM calls_call c WHERE {COUNTED}
@@ -166,7 +166,12 @@ def unit_rows(unit: str) -> tuple[str, str, str, str]:
 
 
 def aggregate_sql(
-    *, unit: str, duration_cap: float | None, judged: bool = False, phases: int = 1
+    *,
+    unit: str,
+    duration_cap: float | None,
+    judged: bool = False,
+    phases: int = 1,
+    metrics: Sequence[Metric] = (),
 ) -> str:
     """The query. Its parameters: the judge's (criterion, model, prompt version) when
     `judged`, the phase boundaries (see `phase_of` and `_checked`) and the experiment id,
@@ -179,13 +184,14 @@ def aggregate_sql(
             f"THEN {float(duration_cap)!r} ELSE {VALID_DURATION} END"
         )
     )
-    calls, where, unit_column, at = unit_rows(unit)
+    metrics = metrics or tuple(METRICS.values())
+    calls, where, unit_column, at = unit_rows(unit, metrics)
     return f"""
-        SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns()}
+        SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns(metrics)}
         FROM (
             SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
                    MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls,
-                   {_inner_columns().replace("DURATION", duration)}
+                   {_inner_columns(metrics).replace("DURATION", duration)}
             FROM {calls} {JUDGED if judged else NOT_JUDGED}
             WHERE {where}
             GROUP BY 3, 1, 2
@@ -220,16 +226,24 @@ def aggregate(
     cap: bool = False,
     judge: tuple | None = None,
     phase_starts: Sequence[datetime] = (),
+    metrics: Sequence[Metric] = (),
 ) -> dict[int, ArmData]:
     """Sufficient statistics per variant id, for every metric, overall and per phase, in one
     query. `phase_starts` are the start times of the split's phases, oldest first (none or
     one: a single phase).
 
     `judge` is (criterion id, model, prompt version) for a custom goal: whose verdicts count.
+    `metrics`: which to aggregate (default: every built-in one; an experiment's are
+    `apps.metrics.for_agent(agent_id)`).
     """
+    metrics = tuple(metrics) or tuple(METRICS.values())
     cap_value = duration_cap(experiment_id) if cap else None
     sql = aggregate_sql(
-        unit=unit, duration_cap=cap_value, judged=judge is not None, phases=len(phase_starts)
+        unit=unit,
+        duration_cap=cap_value,
+        judged=judge is not None,
+        phases=len(phase_starts),
+        metrics=metrics,
     )
     boundaries = [
         *phase_params(phase_starts),
@@ -243,15 +257,15 @@ def aggregate(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return _arms(rows)
+    return _arms(rows, [m.key for m in metrics])
 
 
-def _arms(rows) -> dict[int, ArmData]:
+def _arms(rows, keys: list[str]) -> dict[int, ArmData]:
     by_variant: dict[int, list] = {}
     for variant_id, phase, calls, units, checked, *values in rows:
         parts = by_variant.setdefault(variant_id, [])
         parts.append((int(phase), int(calls), int(units), values, int(checked or 0)))
-    return {variant_id: _arm(variant_id, parts) for variant_id, parts in by_variant.items()}
+    return {variant_id: _arm(variant_id, parts, keys) for variant_id, parts in by_variant.items()}
 
 
 def _stats(values, i: int) -> RatioStats:
@@ -266,12 +280,12 @@ def _stats(values, i: int) -> RatioStats:
     )
 
 
-def _arm(variant_id: int, parts) -> ArmData:
+def _arm(variant_id: int, parts, keys: list[str]) -> ArmData:
     phases = {
-        phase: {name: _stats(values, i) for i, name in enumerate(METRICS)}
+        phase: {name: _stats(values, i) for i, name in enumerate(keys)}
         for phase, _, _, values, _ in parts
     }
-    total = {name: sum_stats([p[name] for p in phases.values()]) for name in METRICS}
+    total = {name: sum_stats([p[name] for p in phases.values()]) for name in keys}
     return ArmData(
         variant_id,
         sum(part[1] for part in parts),

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps import metrics
 from apps.assignments.models import Exposure
 from apps.experiments.models import Experiment, ResultSnapshot, Status
 from apps.judging.models import Judgement
@@ -124,6 +125,7 @@ def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
         cap=experiment.cap_duration,
         judge=judge,
         phase_starts=experiment.phase_starts,
+        metrics=tuple(metrics.for_agent(experiment.agent_id).values()),
     )
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
