@@ -16,6 +16,7 @@ Kinds (how values are analysed; all per assignment unit, see apps/results/aggreg
 - ``mean``: a number per call; the mean per call.
 - ``ratio``: a sum over a sum, e.g. successful tool calls over all tool calls, by the delta
   method (`weight` is the call's denominator).
+- ``quantile``: the `quantile` (e.g. 0.95) of the calls' values.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Metric:
     key: str
     title: str  # "Transfer rate": choices, column headings
     label: str  # "transfer rate": inside sentences
-    kind: str  # "rate", "mean" or "ratio" (module docstring)
+    kind: str  # "rate", "mean", "ratio" or "quantile" (module docstring)
     scale: str  # how a change is written: see apps.stats.scales.SCALES
     direction: str  # "higher" or "lower" is better
     value: str  # SQL: one call's value, NULL when the call did not report it
@@ -48,10 +49,13 @@ class Metric:
     goal: bool = False  # offered as an experiment's goal
     optimizable: bool = False  # optimize mode (Thompson sampling on yes/no) can serve it
     guardrail: bool = True  # offered as a guardrail
+    quantile: float | None = None  # a quantile metric's level, e.g. 0.95
 
     def __post_init__(self):
-        if self.kind not in ("rate", "mean", "ratio"):
-            raise ValueError(f"metric {self.key}: kind must be rate, mean or ratio")
+        if self.kind not in ("rate", "mean", "ratio", "quantile"):
+            raise ValueError(f"metric {self.key}: kind must be rate, mean, ratio or quantile")
+        if (self.kind == "quantile") != (self.quantile is not None and 0 < self.quantile < 1):
+            raise ValueError(f"metric {self.key}: a quantile needs a level between 0 and 1")
         if self.direction not in ("higher", "lower"):
             raise ValueError(f"metric {self.key}: direction must be higher or lower")
         if (self.kind == "ratio") != (self.weight is not None):
