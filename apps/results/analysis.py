@@ -12,6 +12,7 @@ from apps.results.aggregation import ArmData
 from apps.stats import bayesian as bayes
 from apps.stats import planning
 from apps.stats.correction import compare_variants
+from apps.stats.cuped import CovariateStats, CupedResult, cuped
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change, shows_relative
 from apps.stats.srm import PhaseCounts, srm_sequential
@@ -31,6 +32,9 @@ class Arm:
     is_control: bool
     data: ArmData | None
     exposures: int = 0
+    # The goal's statistics with the callers' history, per phase (apps/results/cuped.py);
+    # None: no CUPED for this experiment.
+    history: dict[int, CovariateStats] | None = None
 
     def moments(self, metric: str) -> Moments:
         """Over all the arm's units (the value shown for the arm)."""
@@ -98,9 +102,12 @@ def _finite(value):
 
 def _analyse(setup: Setup, arms: list[Arm]) -> dict:
     control, others = arms[0], arms[1:]
-    seq = _compare(setup, setup.goal, control, others, "sequential")
+    adjusted = _cuped(arms)
+    seq = _compare(setup, setup.goal, control, others, "sequential", adjusted=adjusted)
     seq, changed, running = running_ranges(setup, others, seq)
-    fixed = _compare(setup, setup.goal, control, others, "fixed", correction=False)
+    fixed = _compare(
+        setup, setup.goal, control, others, "fixed", correction=False, adjusted=adjusted
+    )
     srm = _srm(setup, arms)
     guardrails = [_guardrail(setup, m, control, others) for m in setup.guardrails]
     worse = {a.name: [g["label"] for g in guardrails if a.key in g["worse"]] for a in others}
@@ -136,6 +143,35 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         "metrics": _metric_rows(setup, arms, variants, guardrails),
         "best": next((a.key for a in others if a.name == verdict.best), None),
         "running": running,
+        "cuped": _cuped_summary(adjusted),
+    }
+
+
+def _cuped(arms: list[Arm]) -> CupedResult | None:
+    """The goal adjusted for the callers' history (apps.stats.cuped), when it was aggregated."""
+    if all(a.history is None for a in arms):
+        return None
+    phases: dict[int, dict[str, CovariateStats]] = {}
+    for arm in arms:
+        for k, stats in (arm.history or {}).items():
+            phases.setdefault(k, {})[arm.key] = stats
+    return cuped(phases)
+
+
+def _cuped_summary(result: CupedResult | None) -> dict | None:
+    """What the page says of CUPED: the share of the noise removed, callers with history,
+    and each variant's adjusted value with its 95% range."""
+    if result is None:
+        return None
+    variants = []
+    for key, m in result.arms.items():
+        low, high = _interval(m)
+        variants.append({"key": key, "value": m.mean, "ci_low": low, "ci_high": high})
+    return {
+        "variance_removed": result.variance_removed,
+        "units": result.units,
+        "units_with_history": result.with_history,
+        "variants": variants,
     }
 
 
@@ -238,12 +274,12 @@ def _worth_keeping(setup: Setup, result) -> bool:
     )
 
 
-def _compare(setup, metric, control, others, method, correction=True):
+def _compare(setup, metric, control, others, method, correction=True, adjusted=None):
     """Each variant against the control within each phase of the split, combined
     (apps.stats.strata), so a split change cannot favour a variant. Verdicts are made on the
     absolute change, in the metric's own unit (apps.stats.scales): a relative lift means
-    nothing for sentiment on -1..1."""
-    pairs = [_stratified(control, arm, metric) for arm in others]
+    nothing for sentiment on -1..1. `adjusted`: the goal's phases adjusted by CUPED."""
+    pairs = [_stratified(control, arm, metric, adjusted) for arm in others]
     return compare_variants(
         None,
         [(a.name, v) for a, (_, v) in zip(others, pairs, strict=True)],
@@ -256,8 +292,13 @@ def _compare(setup, metric, control, others, method, correction=True):
     )
 
 
-def _stratified(control: Arm, arm: Arm, metric: str) -> tuple[Moments, Moments]:
+def _stratified(control: Arm, arm: Arm, metric: str, adjusted=None) -> tuple[Moments, Moments]:
     by_phase_c, by_phase_v = control.phase_moments(metric), arm.phase_moments(metric)
+    if adjusted is not None:
+        by_phase_c, by_phase_v = (
+            adjusted.phases.get(control.key, {}),
+            adjusted.phases.get(arm.key, {}),
+        )
     none = Moments(0, 0.0, 0.0)
     phases = sorted(set(by_phase_c) | set(by_phase_v))
     return stratified([(by_phase_c.get(k, none), by_phase_v.get(k, none)) for k in phases])

@@ -12,6 +12,7 @@ from apps.experiments.models import Experiment, ResultSnapshot, Status
 from apps.judging.models import Judgement
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
 from apps.judging.services import criterion_current
+from apps.results import cuped
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.safety import guardrails_enforce, optimize_rebalance
@@ -133,11 +134,33 @@ def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
         .annotate(n=Sum("count"))
         .values_list("variant_id", "n")
     )
+    history = _history(experiment)
     variants = experiment.variants.order_by("-is_control", "key")
     return [
-        Arm(v.key, v.name, v.weight, v.is_control, stats.get(v.id), exposures.get(v.id, 0))
+        Arm(
+            v.key,
+            v.name,
+            v.weight,
+            v.is_control,
+            stats.get(v.id),
+            exposures.get(v.id, 0),
+            None if history is None else history.get(v.id, {}),
+        )
         for v in variants
     ]
+
+
+def _history(experiment: Experiment) -> dict | None:
+    """The goal's caller history per variant id and phase, when CUPED applies to it."""
+    if not cuped.applies(unit=experiment.unit, goal=experiment.goal_kind):
+        return None
+    return cuped.covariates(
+        experiment.id,
+        agent_id=experiment.agent_id,
+        metric=metrics.for_agent(experiment.agent_id)[experiment.goal_kind],
+        phase_starts=experiment.phase_starts,
+        cap=experiment.cap_duration,
+    )
 
 
 def _setup(experiment: Experiment, arms: list[Arm], previous: dict | None = None) -> Setup:
