@@ -49,7 +49,9 @@ class Scenario:
     phase_from: tuple[int, ...] = (0,)  # the look each phase starts at
     rates: tuple[tuple[float, ...], ...] = ((0.1, 0.1),)  # per phase and arm (conversion)
     experiments: int = 2000
-    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"
+    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"; "history"
+    cuped: bool = False  # analyse with the callers' history (kind "history" only)
+    seed_as: str = ""  # draw the data of this scenario instead (a row with and without CUPED)
     lift: float = 0.0  # the last arm's relative lift (power)
     plan: int = 0  # units per arm planned, for the power rows (0: an A/A row)
 
@@ -109,6 +111,7 @@ def scenarios() -> list[Scenario]:
             kind="optimize",
             experiments=1000,
         ),
+        *history_scenarios(),
         Scenario(
             "power",
             "conversion 10% -> 12%, 50/50",
@@ -126,6 +129,52 @@ def scenarios() -> list[Scenario]:
             plan=plan_repeat,
             experiments=1000,
         ),
+    ]
+
+
+def history_scenarios() -> list[Scenario]:
+    """CUPED (apps/stats/cuped.py) on repeat callers at 1-2%, half of them with calls in the
+    30 days before (bench/aa_history.py): A/A with it on, after a split change with a drift
+    too, and power at +20% by the planned size with and without it, on the same data."""
+    from bench.aa_history import planned_size
+
+    plan = planned_size(0.02, 0.2)
+    a_a = [
+        Scenario(
+            f"cuped-{round(p * 100)}",
+            f"CUPED, repeat callers with history at {p:.0%}, 50/50",
+            rates=((p, p),),
+            units_per_look=2 * round(10 / p),
+            kind="history",
+            cuped=True,
+            experiments=1000,
+        )
+        for p in (0.01, 0.02)
+    ]
+    power = {
+        "kind": "history",
+        "rates": ((0.02, 0.02),),
+        "units_per_look": -(-2 * plan // LOOKS),
+        "lift": 0.2,
+        "plan": plan,
+        "experiments": 500,
+        "seed_as": "power-history",
+    }
+    return [
+        *a_a,
+        Scenario(
+            "cuped-split-change",
+            "CUPED, repeat callers with history: 50/50 at 1.5%, then 10/90 at 2%",
+            splits=((50, 50), (10, 90)),
+            phase_from=(0, LOOKS // 2),
+            rates=((0.015, 0.015), (0.02, 0.02)),
+            units_per_look=1000,
+            kind="history",
+            cuped=True,
+            experiments=1000,
+        ),
+        Scenario("power-history", "repeat callers with history, 2% -> 2.4%, no CUPED", **power),
+        Scenario("power-cuped", "the same callers and calls, with CUPED", cuped=True, **power),
     ]
 
 
@@ -257,12 +306,15 @@ def draw_optimize(rng, sc: Scenario, seed: int) -> Trial:
 # -- analysis: look after look, as the results page ---------------------------------------------
 
 
-def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str):
+def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: bool = False):
     from apps.results.aggregation import ArmData, sum_stats
     from apps.results.analysis import Arm
     from apps.stats.types import RatioStats
+    from bench.aa_history import covariate_stats
 
-    phases = {k: RatioStats(int(row[0]), *row[1:]) for k, row in enumerate(cum.tolist()) if row[0]}
+    rows = cum.tolist()
+    phases = {k: RatioStats(int(row[0]), *row[1:6]) for k, row in enumerate(rows) if row[0]}
+    history = {k: covariate_stats(row) for k, row in enumerate(rows) if row[0]} if cuped else None
     key = KEYS[index]
     if not phases:
         return Arm(key, key.title(), split[index], index == 0, None, 0)
@@ -275,7 +327,7 @@ def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str):
         {k: {goal: s} for k, s in phases.items()},
         {k: s.n for k, s in phases.items()},
     )
-    return Arm(key, key.title(), split[index], index == 0, data, data.calls)
+    return Arm(key, key.title(), split[index], index == 0, data, data.calls, history)
 
 
 def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
@@ -286,7 +338,10 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
     for look in range(LOOKS):
         k = int(trial.phases[look])
         splits = trial.splits[:k]
-        arms = [arm(i, splits[-1], trial.cum[look, i, :k], sc.goal) for i in range(len(splits[0]))]
+        arms = [
+            arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped)
+            for i in range(len(splits[0]))
+        ]
         phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
         result = analyse(replace(setup, phases=phases, previous=previous), arms)
         previous = result["running"]
@@ -313,8 +368,14 @@ def run_chunk(task) -> tuple[str, dict[str, int]]:
     started = time.process_time()
     totals: dict[str, float] = {}
     for experiment in range(start, stop):
-        rng = np.random.default_rng([SEED, zlib.crc32(sc.name.encode()), experiment])
-        if sc.kind == "optimize":
+        rng = np.random.default_rng(
+            [SEED, zlib.crc32((sc.seed_as or sc.name).encode()), experiment]
+        )
+        if sc.kind == "history":
+            from bench.aa_history import draw_history
+
+            trial = draw_history(rng, sc)
+        elif sc.kind == "optimize":
             trial = draw_optimize(rng, sc, zlib.crc32(sc.name.encode()) + experiment)
         else:
             trial = (draw_repeat if sc.kind == "repeat" else draw_once)(rng, sc)

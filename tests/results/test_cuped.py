@@ -141,7 +141,7 @@ def test_results_use_the_adjusted_goal_and_say_how_much_noise_went(
     data = results_compute(experiment=experiment).data
     variants = list(experiment.variants.order_by("-is_control", "key"))
     units = [_python_units(calls, first, agent, v.id) for v in variants]
-    theta, means, removed = _numpy_cuped(units)
+    _theta, means, removed = _numpy_cuped(units)
     assert data["cuped"]["variance_removed"] == pytest.approx(removed, rel=1e-9)
     assert data["cuped"]["variance_removed"] > 0.02
     assert data["cuped"]["units_with_history"] == sum(int((u[3] > 0).sum()) for u in units)
