@@ -100,10 +100,11 @@ def call_fragments(ctx) -> list[bytes]:
             "tool_errors": 1 if n % 4 == 3 and n % 8 == 7 else 0,
             "interruptions": n % 3,
             "ended_by": ("caller", "agent", "transfer", "caller")[n % 4],
-            "end_reason": "voicemail" if n % 10 == 9 else "",
             "transcript": transcript,
             "fields": {"booked_slot": "tue-10:00", "language": "en"},
         }
+        if n % 10 == 9:
+            call["end_reason"] = "voicemail"
         fragments.append(json.dumps(call, separators=(",", ":"))[1:].encode())
     return fragments
 
