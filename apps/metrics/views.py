@@ -53,9 +53,7 @@ def _created(request, agent, form) -> bool:
     try:
         metric = custom_metric_create(agent=agent, user=request.user, **form.cleaned_data)
     except ValidationError as error:
-        for field, problems in getattr(error, "error_dict", {None: error.error_list}).items():
-            for problem in problems:
-                form.add_error(field if field in form.fields else None, problem)
+        form.add_error(None, error)  # a refusal per field lands under that field
         return False
     messages.success(
         request,
