@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.judging",
     "apps.reviews",
     "apps.outbox",
+    "apps.demo",  # last: it imports every app above
 ]
 
 MIDDLEWARE = [
