@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 
+from apps.calls.models import Call
 from apps.demo import conversations
 from apps.demo.management.commands import simulate_traffic
-from apps.calls.models import Call
 from apps.experiments.models import Experiment
 from apps.judging.models import Judgement
 

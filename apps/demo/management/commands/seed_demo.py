@@ -14,8 +14,8 @@ from apps.accounts.roles import user_set_role
 from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
 from apps.audit.models import AuditEntry
-from apps.demo.conversations import caller_name, how_it_ran, script_for, timed
 from apps.calls.models import Call
+from apps.demo.conversations import caller_name, how_it_ran, script_for, timed
 from apps.experiments.models import Experiment
 from apps.experiments.services import (
     experiment_create,
