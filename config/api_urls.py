@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("apps.assignments.urls")),
     path("calls", CallsView.as_view(), name="calls"),
     path("agents", agents.AgentsView.as_view(), name="agents"),
+    path("agents/<slug:slug>", agents.AgentView.as_view(), name="agent"),
     path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
     path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
