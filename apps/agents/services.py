@@ -177,14 +177,16 @@ def prompt_rollback(*, agent: Agent, version: PromptVersion, user=None, reason: 
     return agent
 
 
+DIGEST_CHOICES_SAID = "Choose how often the digest is sent: “off”, “hourly” or “daily”."
+
+
 @transaction.atomic
 def agent_digest_set(*, agent: Agent, digest: str, user=None) -> Agent:
     """Turn the agent's KPI digest off, or send it hourly or daily. The first one comes at
     the start of the next period (apps/results/digest.py), so turning it on never sends one
     at once, and pauses before that are not reported."""
     if digest not in Digest.values:
-        choices = ", ".join(f"“{value}”" for value in Digest.values)
-        raise ValidationError({"digest": f"The digest is {choices}; not “{digest}”."})
+        raise ValidationError({"digest": DIGEST_CHOICES_SAID})
     agent = agent_lock(agent.pk)
     if agent.digest == digest:
         return agent
