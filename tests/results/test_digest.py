@@ -303,3 +303,35 @@ def test_a_digest_hour_outside_the_day_is_refused_at_start():
     )
     assert result.returncode != 0
     assert "DIGEST_HOUR must be an hour from 0 to 23, not 24." in result.stderr
+
+
+@pytest.mark.django_db
+def test_celery_beat_runs_the_digest_task_every_hour(
+    webhook, operator, settings, django_capture_on_commit_callbacks
+):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["send-digests"]
+    assert entry["task"] == "results.send_digests" and entry["schedule"] == 3600.0
+    agent = hourly(make_agent(), datetime(2020, 1, 1, tzinfo=BERLIN))
+    running_experiment(agent, operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert app.signature(entry["task"]).apply().get() == 1
+    assert len(webhook.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_digest_goes_through_a_real_worker_on_redis(webhook, celery_worker_on_redis):
+    from apps.results.tasks import send_digests
+    from tests.factories import make_user
+    from tests.waiting import wait_for
+
+    user = make_user("ops", role="operator")
+    agent = hourly(make_agent(name="Worker desk", user=user), datetime(2020, 1, 1, tzinfo=BERLIN))
+    running_experiment(agent, user)
+    send_digests.delay()  # what beat sends every hour
+    assert wait_for(lambda: len(webhook.received) == 1)
+    assert "Worker desk" in webhook.received[0]["text"]
+    send_digests.delay()
+    time.sleep(2)
+    assert len(webhook.received) == 1
