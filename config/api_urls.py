@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("apps.assignments.urls")),
     path("calls", CallsView.as_view(), name="calls"),
     path("agents", agents.AgentsView.as_view(), name="agents"),
+    path("agents/<slug:slug>", agents.AgentView.as_view(), name="agent"),
     path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
     path("agents/<slug:slug>/metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("agents/<slug:slug>/metrics/<slug:key>", metrics.MetricView.as_view(), name="metric"),

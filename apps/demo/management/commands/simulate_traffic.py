@@ -20,7 +20,7 @@ from switchboard_client import Client, SwitchboardError, SwitchboardUnavailable
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.agents.models import Agent
-from apps.calls.management.conversations import caller_name, how_it_ran, script_for, timed
+from apps.demo.conversations import caller_name, how_it_ran, script_for, timed
 from apps.experiments.models import Status
 
 EFFECT = re.compile(r"(?P<key>[a-z0-9_-]+)=(?P<lift>[+-]?(\d+\.?\d*|\.\d+))")
@@ -189,7 +189,7 @@ def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool)
 
 def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dict:
     """A plausible report: converted with probability `rate`, a conversation in the agent's
-    own words that ends the way the outcome says (apps.calls.management.conversations), a
+    own words that ends the way the outcome says (apps.demo.conversations), a
     mood that leans the same way."""
     script = script_for(assignment.agent)
     call = script(

@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 
-from apps.calls.management import conversations
-from apps.calls.management.commands import simulate_traffic
 from apps.calls.models import Call
+from apps.demo import conversations
+from apps.demo.management.commands import simulate_traffic
 from apps.experiments.models import Experiment
 from apps.judging.models import Judgement
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 # What each agent's calls talk about, and what they never do: another agent's business.
 OWN_WORDS = {
