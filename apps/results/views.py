@@ -11,6 +11,8 @@ from apps.experiments.services import apply_request_declined, apply_request_pend
 from apps.results import selectors
 from apps.results.card import decision_card
 from apps.results.scorecard import scorecard
+from apps.results.segment_table import SegmentError, segment_table
+from apps.results.segments import TITLES, field_names
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
 
@@ -45,6 +47,23 @@ def _panel(request, experiment, snapshot):
             "series": _series(experiment, snapshot),
         }
     return render(request, "results/_panel.html", context)
+
+
+def results_segments(request, pk):
+    """The segment picker's table (htmx): the goal per value of ?segment=."""
+    experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
+    snapshot = selectors.latest_snapshot(experiment)
+    if snapshot is None and experiment.started_at is not None:
+        snapshot = results_compute_or_record(experiment=experiment)
+    context = {"experiment": experiment, "fields": field_names(experiment), "table": None}
+    context |= {"chosen": request.GET.get("segment", ""), "choices": TITLES.items()}
+    status = 200
+    if snapshot is not None and context["chosen"]:
+        try:
+            context["table"] = segment_table(experiment, snapshot, context["chosen"])
+        except SegmentError as error:
+            context["error"], status = str(error), 400
+    return render(request, "results/_segments.html", context, status=status)
 
 
 def _series(experiment, snapshot):
