@@ -127,7 +127,7 @@ def _label(segment: Segment, value) -> str:
     if value is None:
         return "Other"
     if segment.kind == "hour_of_day":
-        return f"{value}:00–{value}:59"
+        return f"{value}:00\u2013{value}:59"
     if segment.kind == "weekday":
         return WEEKDAYS[int(value) - 1]
     if segment.kind == "caller_country":
@@ -147,7 +147,9 @@ def _phases(cell) -> dict:
 
 def _row(experiment, goal, group, cells_of_value, variants, results, k, value) -> dict:
     arms = []
-    for variant, phases in zip(variants, [group.control, *(p for _, p in group.variants)]):
+    for variant, phases in zip(
+        variants, [group.control, *(p for _, p in group.variants)], strict=True
+    ):
         cell = cells_of_value.get(variant.id)
         stats = [m for m in phases.values() if m.n]
         n = sum(m.n for m in stats)

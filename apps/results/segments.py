@@ -96,7 +96,10 @@ def _dimension_sql(segment: Segment, at: str) -> tuple[str, list]:
         return f"CASE WHEN r.first_ever < {at} THEN 'yes' ELSE 'no' END", []
     if segment.kind == "ended_by":
         return "c.ended_by", []
-    text = f"CASE WHEN jsonb_typeof(c.fields -> %s) = 'string' THEN left(c.fields ->> %s, {FIELD_VALUE_CHARS:d}) END"
+    text = (
+        "CASE WHEN jsonb_typeof(c.fields -> %s) = 'string' "
+        f"THEN left(c.fields ->> %s, {FIELD_VALUE_CHARS:d}) END"
+    )
     return text, [segment.field, segment.field]
 
 
@@ -229,7 +232,8 @@ def field_names(experiment, sample: int = 1000) -> list[str]:
     """The custom fields of the experiment's latest calls (a bounded sample, for the picker),
     those whose names a segment accepts, in alphabetical order."""
     sql = """SELECT DISTINCT jsonb_object_keys(fields) FROM (
-                 SELECT fields FROM calls_call WHERE experiment_id = %s AND jsonb_typeof(fields) = 'object'
+                 SELECT fields FROM calls_call
+                 WHERE experiment_id = %s AND jsonb_typeof(fields) = 'object'
                  ORDER BY started_at DESC, id DESC LIMIT %s) latest"""
     if connection.vendor != "postgresql":
         return []

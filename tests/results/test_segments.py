@@ -96,7 +96,7 @@ def test_hour_of_day_counts_each_caller_once_by_first_call(experiment, operator,
 
     def hour(c):
         h = c.started_at.astimezone(tz).hour
-        return f"{h:02d}:00–{h:02d}:59"
+        return f"{h:02d}:00\u2013{h:02d}:59"
 
     expected = _expected(calls, hour)
     table = segment_tables(experiment, [parse("hour_of_day")])[0]
@@ -116,7 +116,11 @@ def test_weekday_and_ended_by_and_field_in_one_scan_match_python(experiment, ope
     experiment = _started(experiment, operator)
     calls = _calls(experiment, seed=5)
     days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-    ended = {"": "Not reported", "caller": "The caller hung up", "agent": "The agent ended the call"}
+    ended = {
+        "": "Not reported",
+        "caller": "The caller hung up",
+        "agent": "The agent ended the call",
+    }
 
     def plan(c):
         value = c.fields.get("plan")
@@ -209,7 +213,7 @@ def test_countries_from_nanp_and_uk_numbers_and_junk_is_unknown(experiment, oper
     )
     got = _by_label(segment_tables(experiment, [parse("caller_country")])[0])
     expected = defaultdict(int)
-    for number, country in numbers.items():
+    for country in numbers.values():
         expected[country] += 1
     assert {label: sum(v["units"] for v in row.values()) for label, row in got.items()} == expected
     assert list(got)[-1] == "Unknown"

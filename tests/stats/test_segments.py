@@ -21,6 +21,12 @@ def _data(seed, shifts, n=300):
     return [(rng.normal(10, 3, n), rng.normal(10 + s, 3, n + 17)) for s in shifts]
 
 
+def _groups(data) -> list[Group]:
+    return [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
+
+
 def test_bonferroni_divides_alpha_by_the_groups():
     assert bonferroni_alpha(0.05, 1) == 0.05
     assert bonferroni_alpha(0.05, 6) == pytest.approx(0.05 / 6)
@@ -35,7 +41,9 @@ def test_bonferroni_divides_alpha_by_the_groups():
 @pytest.mark.parametrize("groups", [1, 2, 6, 24])
 def test_fixed_ranges_match_scipy_welch_at_alpha_over_k(groups):
     data = _data(groups, [0.5 * (i % 3 - 1) for i in range(groups)])
-    inputs = [Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)]
+    inputs = [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
     results = compare_groups(inputs, 0.05, method="fixed")
     for (control, variant), [result] in zip(data, results, strict=True):
         want = stats.ttest_ind(variant, control, equal_var=False).confidence_interval(
@@ -59,7 +67,9 @@ def test_more_groups_give_wider_ranges():
 def test_sequential_ranges_cover_the_fixed_ones():
     """Always-valid ranges are wider than one-look ones at the same corrected level."""
     data = _data(3, [0.8, -0.8])
-    inputs = [Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)]
+    inputs = [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
     fixed = compare_groups(inputs, 0.05, method="fixed")
     seq = compare_groups(inputs, 0.05, method="sequential")
     for [f], [s] in zip(fixed, seq, strict=True):
@@ -104,7 +114,9 @@ def test_phases_are_combined_as_on_the_main_results():
 
 def test_opposite_directions_need_corrected_ranges_on_both_sides_of_zero():
     data = _data(5, [2.0, -2.0, 0.0])
-    inputs = [Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)]
+    inputs = [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
     results = compare_groups(inputs, 0.05)
     d = directions(["up", "down", "flat"], [r[0] for r in results])
     assert d.opposite and not d.disagree
@@ -113,7 +125,9 @@ def test_opposite_directions_need_corrected_ranges_on_both_sides_of_zero():
 
 def test_point_estimates_that_merely_disagree_get_the_softer_note():
     data = _data(9, [0.15, -0.15], n=200)
-    inputs = [Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)]
+    inputs = [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
     results = compare_groups(inputs, 0.05)
     values = [r[0].comparison.absolute.value for r in results]
     assert values[0] > 0 > values[1]  # the data do disagree in sign
@@ -123,6 +137,8 @@ def test_point_estimates_that_merely_disagree_get_the_softer_note():
 
 def test_one_side_only_is_neither_opposite_nor_disagreeing():
     data = _data(4, [2.0, 1.5])
-    inputs = [Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)]
+    inputs = [
+        Group(f"g{i}", {0: _moments(c)}, [("B", {0: _moments(v)})]) for i, (c, v) in enumerate(data)
+    ]
     d = directions(["a", "b"], [r[0] for r in compare_groups(inputs, 0.05)])
     assert not d.opposite and not d.disagree and d.above == ("a", "b")
