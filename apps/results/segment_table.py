@@ -7,13 +7,14 @@ Computed once per (experiment, latest snapshot, segment) and kept in Django's ca
 reading the page again does not scan the calls again; a new snapshot means new numbers.
 """
 
+from django.conf import settings
 from django.core.cache import cache
 
 from apps import metrics
 from apps.calls.models import EndedBy
 from apps.results import countries
 from apps.results.analysis import ALPHA
-from apps.results.segments import Segment, SegmentError, parse, segment_cells
+from apps.results.segments import MAX_VALUES, Segment, SegmentError, parse, segment_cells
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change
 from apps.stats.segments import Group, compare_groups, directions
@@ -79,23 +80,15 @@ def _table(experiment, segment: Segment, cells: dict, variants: list) -> dict:
         "direction": experiment.goal_direction,
         "unit": experiment.unit,
         "groups": len(groups),
-        "time_zone": str(_tz()) if segment.kind in ("hour_of_day", "weekday") else None,
+        "time_zone": settings.TIME_ZONE if segment.kind in ("hour_of_day", "weekday") else None,
         "values": rows,
         **_warnings(goal, groups, results, others),
     }
 
 
-def _tz():
-    from django.conf import settings
-
-    return settings.TIME_ZONE
-
-
 def _capped(cells: dict) -> dict:
     """The MAX_VALUES countries with the most units; the others (and prefixes beyond the cap)
     together as "Other" (None)."""
-    from apps.results.segments import MAX_VALUES
-
     ranked = sorted(cells, key=lambda v: (-_units(cells[v]), v is None, v or ""))
     kept = {v: cells[v] for v in ranked[:MAX_VALUES] if v is not None}
     for value in ranked:

@@ -45,25 +45,42 @@ def _panel(request, experiment, snapshot):
             "declined": None if pending else apply_request_declined(experiment),
             "scorecard": scorecard(experiment, data),
             "series": _series(experiment, snapshot),
+            "seg": _segments(
+                experiment, snapshot, request.session.get(f"segment:{experiment.pk}", "")
+            ),
         }
     return render(request, "results/_panel.html", context)
 
 
 def results_segments(request, pk):
-    """The segment picker's table (htmx): the goal per value of ?segment=."""
+    """The segment picker's table (htmx): the goal per value of ?segment=. The choice is kept
+    in the session, so that the panel, refreshed every 10 s, shows the same table."""
     experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
     snapshot = selectors.latest_snapshot(experiment)
     if snapshot is None and experiment.started_at is not None:
         snapshot = results_compute_or_record(experiment=experiment)
-    context = {"experiment": experiment, "fields": field_names(experiment), "table": None}
-    context |= {"chosen": request.GET.get("segment", ""), "choices": TITLES.items()}
-    status = 200
-    if snapshot is not None and context["chosen"]:
-        try:
-            context["table"] = segment_table(experiment, snapshot, context["chosen"])
-        except SegmentError as error:
-            context["error"], status = str(error), 400
-    return render(request, "results/_segments.html", context, status=status)
+    chosen = request.GET.get("segment", "")
+    request.session[f"segment:{experiment.pk}"] = chosen[:100]
+    seg = _segments(experiment, snapshot, chosen)
+    status = 400 if seg.get("error") else 200
+    return render(
+        request, "results/_segments.html", {"experiment": experiment, "seg": seg}, status=status
+    )
+
+
+def _segments(experiment, snapshot, chosen: str) -> dict:
+    """The picker's choices and the chosen segment's table (or why there is none)."""
+    seg = {"chosen": chosen, "choices": TITLES.items(), "fields": [], "table": None}
+    try:
+        seg["fields"] = field_names(experiment)
+        if snapshot is not None and chosen:
+            seg["table"] = segment_table(experiment, snapshot, chosen)
+    except SegmentError as error:
+        seg["error"] = str(error)
+    except Exception:  # the rest of the panel is shown even if a segment fails
+        log.exception("Segment %r of experiment %s could not be computed", chosen, experiment.pk)
+        seg["error"] = "This segment could not be computed; the engineers' log says why."
+    return seg
 
 
 def _series(experiment, snapshot):
