@@ -357,3 +357,23 @@ def test_another_experiment_of_the_same_agent_counts_as_having_called_before(ope
     got = _by_label(segment_tables(experiment, [parse("returning_caller")])[0])
     assert got["Returning callers"]["control"]["units"] == 1
     assert got["First-time callers"]["control"]["units"] == 1
+
+
+def test_a_call_in_year_9999_lands_in_the_next_day_of_a_zone_ahead(experiment, operator, settings):
+    """9999-12-31 23:30 UTC (a Friday) is 13:30 on Saturday 1 January 10000 at UTC+14: past
+    what Python's datetime can hold, so the expected values are written out."""
+    settings.TIME_ZONE = "Pacific/Kiritimati"
+    experiment = _started(experiment, operator)
+    Call.objects.create(
+        agent=experiment.agent,
+        call_id="far",
+        experiment=experiment,
+        variant=experiment.variants.get(key="control"),
+        caller="+12125550100",
+        started_at=datetime(9999, 12, 31, 23, 30, tzinfo=UTC),
+        converted=True,
+    )
+    hours, days = segment_tables(experiment, [parse("hour_of_day"), parse("weekday")])
+    assert [row["label"] for row in hours["values"]] == ["13:00\u201313:59"]
+    assert [row["label"] for row in days["values"]] == ["Saturday"]
+    assert days["values"][0]["variants"][0]["value"] == 1.0
