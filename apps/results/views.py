@@ -3,6 +3,7 @@
 import logging
 
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -72,7 +73,8 @@ def _segments(experiment, snapshot, chosen: str) -> dict:
     """The picker's choices and the chosen segment's table (or why there is none)."""
     seg = {"chosen": chosen, "choices": TITLES.items(), "fields": [], "table": None}
     try:
-        seg["fields"] = field_names(experiment)
+        key = f"results:fields:{experiment.pk}:{snapshot.pk if snapshot else 0}"
+        seg["fields"] = cache.get_or_set(key, lambda: field_names(experiment), 3600)
         if snapshot is not None and chosen:
             seg["table"] = segment_table(experiment, snapshot, chosen)
     except SegmentError as error:
