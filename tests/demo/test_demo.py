@@ -225,3 +225,19 @@ def test_simulated_reports_are_accepted_with_every_run_field():
     parsed, _ = parse_reports(json.dumps(reports).encode())
     assert all(p.cost_usd is not None and p.ended_by for p in parsed)
     assert {p.ended_by for p in parsed} >= {"agent", "caller"}
+
+
+def test_demo_callers_come_from_real_countries_and_report_post_call_fields(demo):
+    """The demo gives the country segment and the agent's metrics page something to show:
+    callers from the US, Canada and the UK, and a yes/no, a number and a text field."""
+    from apps.results.countries import region_of
+
+    regions = {
+        region_of(call.caller[:5] if call.caller.startswith("+1") else call.caller[:4])
+        for call in demo.calls
+    }
+    assert {"US", "CA", "GB"} <= regions
+    for call in demo.calls:
+        assert call.fields["booked_visit"] is bool(call.converted), call.call_id
+        assert call.fields["satisfaction"] in range(1, 6)
+        assert call.fields["language"] in ("en", "es", "fr")

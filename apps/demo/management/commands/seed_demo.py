@@ -15,7 +15,14 @@ from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
 from apps.audit.models import AuditEntry
 from apps.calls.models import Call
-from apps.demo.conversations import caller_name, how_it_ran, script_for, timed
+from apps.demo.conversations import (
+    caller_name,
+    caller_number,
+    how_it_ran,
+    post_call_fields,
+    script_for,
+    timed,
+)
 from apps.experiments.models import Experiment
 from apps.experiments.services import (
     experiment_create,
@@ -214,7 +221,7 @@ class Command(BaseCommand):
         calls = []
         for i in range(count):
             variant = variants[i % len(variants)]
-            caller = f"+1555{rng.randint(0, 9_999_999):07d}"
+            caller = caller_number(rng)
             extra = {"judged": judged[i]} if judged else {}
             call = script(
                 rng,
@@ -240,6 +247,7 @@ class Command(BaseCommand):
                     transferred=call["transferred"],
                     completed=call["completed"],
                     transcript=transcript,
+                    fields=post_call_fields(rng, call),
                     **how_it_ran(rng, transcript, seconds, call),
                 )
             )
