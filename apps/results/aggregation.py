@@ -276,7 +276,9 @@ def _with_quantiles(arms, experiment_id, unit, phase_starts, metrics) -> dict[in
     """The arms with their quantile metrics (one more scan of the calls, if any)."""
     from apps.results.quantiles import aggregate_quantiles  # it builds on this module
 
-    found = aggregate_quantiles(experiment_id, unit=unit, phase_starts=phase_starts, metrics=metrics)
+    found = aggregate_quantiles(
+        experiment_id, unit=unit, phase_starts=phase_starts, metrics=metrics
+    )
     return {
         variant_id: replace(arm, quantiles=found.get(variant_id, {}))
         for variant_id, arm in arms.items()

@@ -25,7 +25,7 @@ from django.db import connection
 
 from apps.metrics import Metric
 from apps.results.aggregation import VALID_DURATION, phase_of, phase_params, unit_rows
-from apps.stats.quantile import Z, QuantileStats, quantile_stats
+from apps.stats.quantile import QuantileStats, Z, quantile_stats
 from apps.stats.types import RatioStats
 
 ALL = -1  # the phase key of a variant's quantile over all its phases

@@ -150,7 +150,7 @@ def test_all_equal_values_have_no_spread():
 def test_nan_and_infinity_are_ignored_as_unreported():
     rng = np.random.default_rng(7)
     values = list(rng.lognormal(6, 0.5, 500))
-    dirty = values + [float("nan"), float("inf"), -float("inf")]
+    dirty = [*values, float("nan"), float("inf"), -float("inf")]
     assert quantile_stats(_calls(dirty), 0.95) == quantile_stats(_calls(values), 0.95)
 
 
@@ -182,5 +182,7 @@ def test_negative_values_are_quantiles_like_any_other():
 
 
 def test_a_share_of_zero_or_one_gives_no_variance_not_an_error():
-    stats = QuantileStats(0.95, 500, 1.0, 0.5, 2.0, RatioStats(100, 500.0, 2500.0, 500.0, 2500.0, 2500.0))
+    stats = QuantileStats(
+        0.95, 500, 1.0, 0.5, 2.0, RatioStats(100, 500.0, 2500.0, 500.0, 2500.0, 2500.0)
+    )
     assert quantile_variance(stats) == 0.0
