@@ -85,24 +85,34 @@ def resolvable(level: float, n: int) -> bool:
 def quantile_stats(units: Iterable[Sequence[float]], level: float) -> QuantileStats:
     """QuantileStats from each unit's values (one list per caller; per call: one value each).
 
-    Method: numpy's linear quantile at p and the Woodruff levels; the indicator sums of
-    values <= q per unit. NaN and +/-Infinity are ignored as unreported, so are units left
-    without a value. This is what apps.results.quantiles computes in PostgreSQL; here it
-    serves SQLite (the embedded default) and simulations.
+    Method: :func:`quantile_stats_of_calls` on the values labelled by their unit.
+    """
+    units = [np.asarray(u, dtype=float).ravel() for u in units]
+    values = np.concatenate(units) if units else np.zeros(0)
+    return quantile_stats_of_calls(
+        np.repeat(np.arange(len(units)), [u.size for u in units]), values, level
+    )
+
+
+def quantile_stats_of_calls(unit: np.ndarray, values: np.ndarray, level: float) -> QuantileStats:
+    """QuantileStats from calls: each call's unit (integers from 0) and value.
+
+    Method: numpy's linear quantile at p and at the Woodruff levels; per unit the count of
+    values <= q and of values. NaN and +/-Infinity are ignored as unreported, and so are
+    units left without a value. This is what apps.results.quantiles computes in PostgreSQL;
+    here it serves SQLite (the embedded default) and simulations.
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"a quantile's level must lie strictly between 0 and 1, not {level!r}")
-    units = [np.asarray(u, dtype=float).ravel() for u in units]
-    values = np.concatenate(units) if units else np.zeros(0)
-    unit = np.repeat(np.arange(len(units)), [u.size for u in units])
+    unit, values = np.asarray(unit, dtype=int), np.asarray(values, dtype=float)
     finite = np.isfinite(values)
     values, unit = values[finite], unit[finite]
     if not values.size:
         return QuantileStats(level, 0, 0.0, 0.0, 0.0, NO_UNITS)
     low, high = woodruff_levels(level, values.size)
     lower, q, upper = (float(x) for x in np.quantile(values, [low, level, high]))
-    den = np.bincount(unit, minlength=len(units)).astype(float)
-    num = np.bincount(unit, values <= q, minlength=len(units))
+    den = np.bincount(unit).astype(float)
+    num = np.bincount(unit, values <= q, minlength=den.size)
     kept = den > 0
     below = ratio_stats_from_units(num[kept], den[kept])
     return QuantileStats(level, int(values.size), q, lower, upper, below)
