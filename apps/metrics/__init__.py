@@ -150,6 +150,17 @@ METRICS: dict[str, Metric] = {
             ("response_latency_ms",),
         ),
         Metric(
+            "latency_p95",
+            "95th percentile response time",
+            "95th percentile response time",
+            "quantile",
+            "ms",
+            "lower",
+            _within("response_latency_ms", 0, 600_000),
+            ("response_latency_ms",),
+            quantile=0.95,
+        ),
+        Metric(
             "cost_per_call",
             "Cost per call",
             "cost per call",
