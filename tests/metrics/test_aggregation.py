@@ -13,6 +13,7 @@ from apps.calls.models import Call
 from apps.metrics import for_agent
 from apps.metrics.services import custom_metric_create
 from apps.results.aggregation import aggregate
+from apps.results.quantiles import ALL as ALL_PHASES
 from apps.stats.ratio import ratio_moments
 
 pytestmark = pytest.mark.django_db
@@ -141,9 +142,11 @@ def test_ignored_values_leave_a_variant_with_no_value_at_all(experiment, operato
     stats = aggregate(experiment.id, unit="call", metrics=tuple(metrics.values()))
     b = experiment.variants.get(key="b")
     assert stats[b.id].calls == len(IGNORED) + 1
-    for key in ("booked", "basket", "wait_p95"):
+    for key in ("booked", "basket"):
         assert stats[b.id].metrics[key].n == 0
         assert stats[b.id].metrics[key].den_sum == 0
+    pooled = stats[b.id].quantiles.get(ALL_PHASES, {})  # quantiles are kept apart from sums
+    assert "wait_p95" not in pooled or pooled["wait_p95"].n == 0
     assert experiment.variants.get(key="control").id not in stats  # an empty arm: no row
 
 
