@@ -59,7 +59,7 @@ def _series(experiment, snapshot):
 def plan(request):
     """How many calls the experiment being drafted needs, for the live planner."""
     goal = request.GET.get("goal_kind", "")
-    field = "min_effect_points" if goal == "sentiment" else "min_lift_percent"
+    field = "min_effect_points" if metric_kind(goal) == "score" else "min_lift_percent"
     context = selectors.plan_for_form(
         agent_slug=request.GET.get("agent", ""),
         goal=goal,
