@@ -13,6 +13,7 @@ from apps.results.card import decision_card
 from apps.results.scorecard import scorecard
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
+from apps.stats.scales import metric_kind
 
 log = logging.getLogger(__name__)
 
