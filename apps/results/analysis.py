@@ -144,8 +144,7 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         "guardrails": guardrails,
         "plan": _plan(setup, arms, planned),
         "variants": variants,
-        "metrics": _metric_rows(setup, arms, variants, guardrails)
-        + _secondary_rows(setup, arms),
+        "metrics": _metric_rows(setup, arms, variants, guardrails) + _secondary_rows(setup, arms),
         "best": next((a.key for a in others if a.name == verdict.best), None),
         "running": running,
     }

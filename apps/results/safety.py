@@ -52,8 +52,15 @@ def _beyond(guardrail: dict, row: dict) -> bool:
 
 
 def _reason(experiment: Experiment, guardrail: dict, row: dict) -> str:
-    metric, percent = experiment.metrics.get(guardrail["metric"]), guardrail.get("threshold_percent")
-    limit = "" if metric is None or percent is None else f" (its limit: {threshold_words(metric, percent)})"
+    metric, percent = (
+        experiment.metrics.get(guardrail["metric"]),
+        guardrail.get("threshold_percent"),
+    )
+    limit = (
+        ""
+        if metric is None or percent is None
+        else f" (its limit: {threshold_words(metric, percent)})"
+    )
     return (
         f"Variant {row['key'].upper()} was paused automatically: its {guardrail['label']} is "
         f"{row['change_text']} than the control's{limit}, and that is very unlikely to be "

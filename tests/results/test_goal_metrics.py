@@ -184,7 +184,28 @@ def test_results_api_lists_goal_guardrail_and_secondary_metrics(agent, operator,
         for cell in metric["variants"]:
             assert set(cell) >= {"key", "value", "ci_low", "ci_high", "change", "verdict"}
     cost = body["metrics"][2]
-    assert cost["name"] == "Cost per call" and cost["unit"] == "usd" and cost["direction"] == "lower"
+    assert (
+        cost["name"] == "Cost per call" and cost["unit"] == "usd" and cost["direction"] == "lower"
+    )
     assert set(cost["variants"][1]["change"]) >= {"absolute", "relative", "ci_low", "ci_high"}
     assert cost["variants"][1]["verdict"] in ("better", "worse", "no_clear_difference")
     assert Experiment.objects.get().guardrail_thresholds == {"transfer_rate": 4.0}
+
+
+def test_the_panel_shows_secondary_rows_after_the_guardrails(agent, operator, client):
+    from apps.results.scorecard import scorecard
+
+    experiment = _running(agent, operator, secondary=["cost_per_call"])
+    _calls(experiment, n=300, worse="b")
+    data = results_compute(experiment=experiment).data
+    rows = scorecard(experiment, data)
+    assert [r["kind"] for r in rows] == ["goal", "guardrail", "secondary"]
+    cost = rows[2]
+    cell = _row(data, "secondary", "cost_per_call")["variants"][1]
+    assert cost["variants"][0]["absolute"] == pytest.approx(cell["change"]["absolute"])
+    assert cost["variants"][0]["state"] == {"better": "better", "worse": "worse"}.get(
+        cell["verdict"], "not_yet"
+    )
+    client.force_login(operator)
+    panel = client.get(f"/results/{experiment.pk}/").text
+    assert "Cost per call" in panel and "secondary, never decides" in panel
