@@ -80,7 +80,7 @@ class ExperimentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Secondary metrics (reported, never decide)",
         help_text="Shown beside the goal, corrected for looking at several at once "
-        "(Benjamini–Hochberg), so one of many is not called a change by luck.",
+        "(Benjamini-Hochberg), so one of many is not called a change by luck.",
     )
     unit = forms.ChoiceField(
         choices=Unit.choices,

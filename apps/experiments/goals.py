@@ -148,12 +148,12 @@ def _number(value: float) -> str:
 
 def threshold_words(metric, percent: float) -> str:
     """What a guardrail's threshold means, in the metric's words: "more than 3 percentage
-    points worse", "more than 0.03 points worse on its −1 to 1 scale", "more than 3% worse
+    points worse", "more than 0.03 points worse on its -1 to 1 scale", "more than 3% worse
     than the control's cost per call"."""
     kind = metric_kind(metric.key)
     if kind == "rate":
         unit = "point" if percent == 1 else "points"
         return f"more than {_number(percent)} percentage {unit} worse"
     if kind == "score":
-        return f"more than {_number(percent / 100)} points worse on its −1 to 1 scale"
+        return f"more than {_number(percent / 100)} points worse on its -1 to 1 scale"
     return f"more than {_number(percent)}% worse than the control's {metric.label}"

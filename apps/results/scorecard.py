@@ -1,7 +1,7 @@
 """The scorecard of the results panel: one row per metric, the goal first, then each
-guardrail, then each secondary metric, with each variant's change and always-valid range on the metric's own scale
-(apps.stats.scales), placed on one axis per row for a bar drawn against zero and the
-guardrail's limit."""
+guardrail, then each secondary metric, with each variant's change and always-valid range on
+the metric's own scale (apps.stats.scales), placed on one axis per row for a bar drawn
+against zero and the guardrail's limit."""
 
 from apps.stats.scales import format_change
 

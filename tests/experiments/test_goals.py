@@ -69,8 +69,8 @@ def test_api_refuses_bad_goals_guardrails_and_secondary_in_words(
 
 def test_api_refuses_a_nan_threshold_and_writes_nothing(api, admin_key, agent):
     raw = (
-        '{"agent": "%s", "name": "X", "goal": {"kind": "conversion"}, '
-        '"guardrails": [{"metric": "transfer_rate", "threshold_percent": NaN}]}' % agent.slug
+        f'{{"agent": "{agent.slug}", "name": "X", "goal": {{"kind": "conversion"}}, '
+        '"guardrails": [{"metric": "transfer_rate", "threshold_percent": NaN}]}'
     )
     response = api.post("/api/v1/experiments", raw=raw, key=admin_key)
     assert response.status_code == 400 and not Experiment.objects.exists()
@@ -164,7 +164,7 @@ def test_the_new_page_offers_every_metric_grouped_with_threshold_boxes(client, o
     assert 'name="threshold_transfer_rate"' in page and 'name="threshold_cost_per_call"' in page
     assert "3 means: paused when more than 3 percentage points worse" in page
     assert "more than 3% worse than the control&#x27;s cost per call" in page
-    assert "more than 0.03 points worse on its −1 to 1 scale" in page
+    assert "more than 0.03 points worse on its -1 to 1 scale" in page
     assert 'name="secondary"' in page
 
 

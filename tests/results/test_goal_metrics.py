@@ -12,7 +12,7 @@ from apps.experiments.models import Experiment
 from apps.experiments.services import experiment_start
 from apps.results.services import results_compute, results_refresh_running
 from tests.factories import make_experiment
-from tests.results.test_metrics import _numpy_moments, _random_call, _value
+from tests.results.test_metrics import _numpy_moments, _random_call
 
 pytestmark = pytest.mark.django_db
 Z = 1.959964

@@ -75,8 +75,9 @@ def experiment_update(
     optimize: bool = False,
 ) -> Experiment:
     """Change a draft's settings: name, hypothesis, goal, guardrails (with their thresholds),
-    secondary metrics, unit, smallest lift and optimize mode. Its agent stays: the control is that agent's prompt. Only what changed is
-    audited; saving unchanged settings records nothing."""
+    secondary metrics, unit, smallest lift and optimize mode. Its agent stays: the control is
+    that agent's prompt. Only what changed is audited; saving unchanged settings records
+    nothing."""
     experiment = _locked(experiment)
     _require_status(experiment, {Status.DRAFT}, "its settings can change")
     values = {

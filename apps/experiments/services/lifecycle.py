@@ -8,8 +8,8 @@ from apps.agents.models import Agent
 from apps.agents.services import agent_lock
 from apps.assignments import bucketing
 from apps.audit.services import audit_record, person
+from apps.experiments.goals import clean_goal, clean_guardrails, clean_secondary
 from apps.experiments.models import (
-    Direction,
     Experiment,
     GoalKind,
     Status,
@@ -19,7 +19,6 @@ from apps.experiments.models import (
 from apps.experiments.selectors import variant_verdict
 from apps.experiments.services.common import _locked, _require_status, phase_record
 from apps.experiments.services.requests import apply_requests_close
-from apps.experiments.goals import clean_goal, clean_guardrails, clean_secondary
 from apps.metrics import for_agent
 from config.celery import queue_after_commit
 
