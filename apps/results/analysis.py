@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 from apps.metrics import METRICS, Metric
 from apps.results.aggregation import ArmData
+from apps.results.quantiles import ALL as ALL_PHASES
 from apps.stats import bayesian as bayes
 from apps.stats import planning
 from apps.stats.correction import compare_variants, compare_with_fdr
+from apps.stats.quantile import quantile_moments
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change, shows_relative
 from apps.stats.srm import PhaseCounts, srm_sequential
@@ -35,11 +37,16 @@ class Arm:
 
     def moments(self, metric: str) -> Moments:
         """Over all the arm's units (the value shown for the arm)."""
+        if self.data and metric in self.data.quantiles.get(ALL_PHASES, {}):
+            return quantile_moments(self.data.quantiles[ALL_PHASES][metric])
         stats = self.data.metrics.get(metric, EMPTY) if self.data else EMPTY
         return ratio_moments(stats)
 
     def phase_moments(self, metric: str) -> dict[int, Moments]:
         """Per phase of the split (phase index -> Moments); one phase when none are known."""
+        if self.data and metric in self.data.quantiles.get(ALL_PHASES, {}):
+            phases = {k: q for k, q in self.data.quantiles.items() if k != ALL_PHASES}
+            return {k: quantile_moments(q[metric]) for k, q in phases.items() if metric in q}
         if self.data is None or not self.data.phases:
             return {0: self.moments(metric)}
         return {k: ratio_moments(m.get(metric, EMPTY)) for k, m in self.data.phases.items()}
