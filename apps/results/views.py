@@ -16,6 +16,7 @@ from apps.results.segment_table import SegmentError, segment_table
 from apps.results.segments import TITLES, field_names
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
+from apps.stats.scales import metric_kind
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _series(experiment, snapshot):
 def plan(request):
     """How many calls the experiment being drafted needs, for the live planner."""
     goal = request.GET.get("goal_kind", "")
-    field = "min_effect_points" if goal == "sentiment" else "min_lift_percent"
+    field = "min_effect_points" if metric_kind(goal) == "score" else "min_lift_percent"
     context = selectors.plan_for_form(
         agent_slug=request.GET.get("agent", ""),
         goal=goal,
