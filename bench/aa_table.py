@@ -32,7 +32,7 @@ import numpy as np
 SEED = 20261129
 LOOKS = 100
 MIN_CALLS, TUNING = 100, 5000  # the default experiment's
-MIN_LIFT = {"conversion": 0.05, "duration": 0.05, "sentiment": 0.05}
+MIN_LIFT = {"conversion": 0.05, "duration": 0.05, "sentiment": 0.05, "latency_p95": 0.05}
 KEYS = ("control", "b", "c")
 TARGETS = {"any": 0.05, "srm": 0.002, "power": 0.80}
 COMMAND = "PYTHONPATH=. .venv/bin/python -m bench.aa_table"
@@ -49,7 +49,7 @@ class Scenario:
     phase_from: tuple[int, ...] = (0,)  # the look each phase starts at
     rates: tuple[tuple[float, ...], ...] = ((0.1, 0.1),)  # per phase and arm (conversion)
     experiments: int = 2000
-    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"; "history"
+    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"; "quantile"; "history"
     cuped: bool = False  # analyse with the callers' history (kind "history" only)
     seed_as: str = ""  # draw the data of this scenario instead (a row with and without CUPED)
     lift: float = 0.0  # the last arm's relative lift (power)
@@ -81,6 +81,14 @@ def scenarios() -> list[Scenario]:
             "repeat-callers",
             "repeat callers (30% call 3-10 times), caller mode, ~5%",
             kind="repeat",
+        ),
+        Scenario(
+            "latency-p95-repeat-callers",
+            "p95 response time, repeat callers (30% call 3-10 times), caller mode, lower",
+            "latency_p95",
+            "lower",
+            kind="quantile",
+            experiments=1000,
         ),
         Scenario(
             "three-arms",
@@ -209,6 +217,7 @@ class Trial:
     cum: np.ndarray
     splits: list[tuple[int, ...]]
     phases: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    quantiles: list = field(default_factory=list)  # [look][arm]: QuantileStats (quantile rows)
 
 
 def tally(shape, look, arm, phase, first, num, den, prev_num, prev_den) -> np.ndarray:
@@ -279,6 +288,33 @@ def draw_repeat(rng, sc: Scenario) -> Trial:
     return Trial(cum, list(sc.splits), np.ones(LOOKS, int))
 
 
+def draw_quantile(rng, sc: Scenario) -> Trial:
+    """Repeat callers as in `draw_repeat`; each call's response time is lognormal around the
+    caller's own speed (callers differ, sigma 0.5; calls of one caller, sigma 0.3), so a
+    caller's calls are alike. Each look: every arm's p95 statistics over the calls seen so
+    far (apps.stats.quantile, what apps.results.quantiles computes in PostgreSQL)."""
+    from apps.stats.quantile import quantile_stats_of_calls
+
+    look0, arm0, _ = callers(rng, sc)
+    calls = np.where(rng.random(look0.size) < 0.3, rng.integers(3, 11, look0.size), 1)
+    speed = rng.lognormal(6.6, 0.5, look0.size)
+    who = np.repeat(np.arange(look0.size), calls)
+    first = np.r_[True, who[1:] != who[:-1]]
+    look = look0[who] + np.where(first, 0, rng.integers(0, 10, who.size))
+    value = speed[who] * rng.lognormal(0, 0.3, who.size)
+    arm = arm0[who]
+    by_look = [
+        [
+            quantile_stats_of_calls(
+                who[(look <= at) & (arm == a)], value[(look <= at) & (arm == a)], 0.95
+            )
+            for a in (0, 1)
+        ]
+        for at in range(LOOKS)
+    ]
+    return Trial(np.zeros((LOOKS, 2, 1, 6)), list(sc.splits), np.ones(LOOKS, int), by_look)
+
+
 def draw_optimize(rng, sc: Scenario, seed: int) -> Trial:
     """Hourly: that hour's calls split by its weights, rate 7% -> 13%; then, once every arm
     has 100 callers, Thompson weights on the cumulative counts (as results_optimize_running),
@@ -304,6 +340,22 @@ def draw_optimize(rng, sc: Scenario, seed: int) -> Trial:
 
 
 # -- analysis: look after look, as the results page ---------------------------------------------
+
+
+def quantile_arm(index: int, split: tuple[int, ...], stats, goal: str):
+    """An arm of a quantile row: its p95 statistics as apps.results.quantiles hands them."""
+    from apps.results.aggregation import ArmData
+    from apps.results.analysis import Arm
+    from apps.results.quantiles import ALL
+
+    key = KEYS[index]
+    if not stats.n:
+        return Arm(key, key.title(), split[index], index == 0, None, 0)
+    by_goal = {goal: stats}
+    data = ArmData(
+        index, stats.n, stats.below.n, {}, {}, {0: stats.below.n}, {0: by_goal, ALL: by_goal}
+    )
+    return Arm(key, key.title(), split[index], index == 0, data, data.calls)
 
 
 def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: bool = False):
@@ -338,10 +390,15 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
     for look in range(LOOKS):
         k = int(trial.phases[look])
         splits = trial.splits[:k]
-        arms = [
-            arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped)
-            for i in range(len(splits[0]))
-        ]
+        if trial.quantiles:
+            arms = [
+                quantile_arm(i, splits[-1], q, sc.goal) for i, q in enumerate(trial.quantiles[look])
+            ]
+        else:
+            arms = [
+                arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped)
+                for i in range(len(splits[0]))
+            ]
         phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
         result = analyse(replace(setup, phases=phases, previous=previous), arms)
         previous = result["running"]
@@ -377,6 +434,8 @@ def run_chunk(task) -> tuple[str, dict[str, int]]:
             trial = draw_history(rng, sc)
         elif sc.kind == "optimize":
             trial = draw_optimize(rng, sc, zlib.crc32(sc.name.encode()) + experiment)
+        elif sc.kind == "quantile":
+            trial = draw_quantile(rng, sc)
         else:
             trial = (draw_repeat if sc.kind == "repeat" else draw_once)(rng, sc)
         for name, flag in verdicts(sc, trial).items():

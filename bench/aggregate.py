@@ -20,6 +20,11 @@ gives a ratio (b)/(a), the figure is the median ratio. Target: at most 1.3.
 While (b) runs, Django's `execute_wrapper` times every query it sends, so the report says how
 much of (b) is the aggregate query, the other queries, and Python (analysis, JSON, ORM).
 
+Side by side as well (issue 12): (c) results with all built-in metrics *and three segments*
+(`results_compute`, then `apps.results.segment_table.segment_tables` for hour_of_day,
+caller_country and ended_by, which scans the calls once for the three) against the same raw
+aggregate query, BENCH_SEGMENT_ROUNDS rounds (3) alternating which goes first; target 1.5.
+
 The calls are left in the table: `bench/run` drops the whole database afterwards (with
 BENCH_KEEP_DB=1 they stay for a look).
 """
@@ -35,6 +40,9 @@ ROUNDS = int(env_number("BENCH_AGGREGATE_ROUNDS", 5))
 MIN_ROUNDS = 3  # rounds after which BUDGET may stop the measurement
 BUDGET = env_number("BENCH_AGGREGATE_SECONDS", 60)  # for the rounds, on a slow or busy machine
 TARGET = 1.3
+SEGMENT_ROUNDS = int(env_number("BENCH_SEGMENT_ROUNDS", 3))
+SEGMENT_TARGET = 1.5
+SEGMENTS = ("hour_of_day", "caller_country", "ended_by")
 SEED = 0.42  # PostgreSQL's setseed(), for random() in the INSERT
 PROMPT = "You are the front desk of Harbor Dental. Greet {{caller_name}} and book appointments."
 
@@ -259,7 +267,9 @@ def main() -> None:
     python = median(
         [r["compute"] - r["compute_aggregate"] - r["compute_other_sql"] for r in rounds]
     )
-    units = sum(row[2] for row in rows)
+    segment_rounds = _segment_rounds(experiment, raw, compute)
+    seg_ratio = median([r["ratio"] for r in segment_rounds])
+    units = sum(int(row[3]) for row in rows)  # (variant, phase, calls, units, ...)
     plan = plan_nodes(sql, params)
     inside = median([r["compute"] / r["compute_aggregate"] for r in rounds])
     log(f"aggregate: plan {' > '.join(plan)}")
@@ -302,6 +312,14 @@ def main() -> None:
                     "ms",
                 ),
                 Figure(
+                    f"results_compute + {len(SEGMENTS)} segments ÷ the aggregate query alone "
+                    f"(median of {len(segment_rounds)})",
+                    seg_ratio,
+                    "",
+                    ("<=", SEGMENT_TARGET),
+                    2,
+                ),
+                Figure(
                     "calls in the snapshot minus calls inserted (must be 0)",
                     snapshot.calls - CALLS,
                     "",
@@ -323,9 +341,41 @@ def main() -> None:
                 "parallel_workers": parallel,
                 "verdict": snapshot.verdict_sentence,
                 "same_query": same_query,
+                "segment_rounds": segment_rounds,
+                "segments": list(SEGMENTS),
             },
         )
     )
+
+
+def _segment_rounds(experiment, raw, compute) -> list[dict]:
+    """(c) against (a): results_compute then the three segments' one query, vs the raw query."""
+    from apps.results.segment_table import segment_tables
+    from apps.results.segments import parse
+
+    segments = [parse(name) for name in SEGMENTS]
+    rounds = []
+    for n in range(1, SEGMENT_ROUNDS + 1):
+        order = ("segments", "raw") if n % 2 else ("raw", "segments")
+        seconds = {}
+        for which in order:
+            started = time.perf_counter()
+            if which == "raw":
+                raw()
+            else:
+                compute()
+                middle = time.perf_counter()
+                segment_tables(experiment, segments)
+                seconds["segments_only"] = time.perf_counter() - middle
+            seconds[which] = time.perf_counter() - started
+        r = {**seconds, "first": order[0], "ratio": seconds["segments"] / seconds["raw"]}
+        rounds.append(r)
+        log(
+            f"aggregate: segments round {n}: raw {r['raw']:.3f} s, results + segments "
+            f"{r['segments']:.3f} s (segments' query {r['segments_only']:.3f} s), "
+            f"ratio {r['ratio']:.3f}"
+        )
+    return rounds
 
 
 def markdown(details: dict) -> str:
@@ -350,6 +400,20 @@ def markdown(details: dict) -> str:
             f"| {n} | {'query' if r['first'] == 'raw' else 'results_compute'} | "
             f"{r['raw'] * 1000:,.0f} ms | {r['compute'] * 1000:,.0f} ms | {r['ratio']:.3f} |"
         )
+    if details.get("segment_rounds"):
+        lines += [
+            "",
+            f"With three segments ({', '.join(details['segments'])}) computed after the "
+            "results, in one more scan of the calls:",
+            "",
+            "| round | aggregate query alone | results + segments | of which segments | ratio |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for n, r in enumerate(details["segment_rounds"], 1):
+            lines.append(
+                f"| {n} | {r['raw'] * 1000:,.0f} ms | {r['segments'] * 1000:,.0f} ms | "
+                f"{r['segments_only'] * 1000:,.0f} ms | {r['ratio']:.3f} |"
+            )
     return "\n".join(lines)
 
 

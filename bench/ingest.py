@@ -1,6 +1,8 @@
 """Ingestion: calls per second through `POST /api/v1/calls` into PostgreSQL.
 
-Batches of 500 calls, each with a transcript of about 2 KB, every call_id new (so every row is
+Batches of 500 calls, each with a transcript of about 2 KB (agent turns with their latency)
+and every optional field of how the call ran (latency, cost, tokens, tools, who ended it),
+every call_id new (so every row is
 an insert), sent over a few connections at once so both workers always have a batch to work
 on. The measured window is bounded in time and in batches; batches in flight when it closes
 are waited for, so what the server accepted is known exactly, and the Call table must then hold
@@ -71,9 +73,10 @@ def call_fragments(ctx) -> list[bytes]:
     transcript: list[dict] = []
     while len(json.dumps(transcript, separators=(",", ":"))) < TRANSCRIPT_BYTES:
         speaker, text = LINES[len(transcript) % len(LINES)]
-        transcript.append(
-            {"speaker": speaker, "text": text, "start_seconds": len(transcript) * 6.5}
-        )
+        turn = {"speaker": speaker, "text": text, "start_seconds": len(transcript) * 6.5}
+        if speaker == "agent":
+            turn["latency_ms"] = 640.0 + 37 * (len(transcript) % 9)
+        transcript.append(turn)
     fragments = []
     for n in range(20):
         key = "control" if n % 2 == 0 else "b"
@@ -88,9 +91,20 @@ def call_fragments(ctx) -> list[bytes]:
             "sentiment": round(-0.5 + n / 20, 2),
             "transferred": n % 7 == 0,
             "completed": n % 11 != 0,
+            # How the call ran: every optional field the metrics read.
+            "response_latency_ms": 700.0 + 13 * n,
+            "cost_usd": round(0.04 + n / 1000, 4),
+            "tokens_in": 2400 + 50 * n,
+            "tokens_out": 600 + 10 * n,
+            "tool_calls": n % 4,
+            "tool_errors": 1 if n % 4 == 3 and n % 8 == 7 else 0,
+            "interruptions": n % 3,
+            "ended_by": ("caller", "agent", "transfer", "caller")[n % 4],
             "transcript": transcript,
             "fields": {"booked_slot": "tue-10:00", "language": "en"},
         }
+        if n % 10 == 9:
+            call["end_reason"] = "voicemail"
         fragments.append(json.dumps(call, separators=(",", ":"))[1:].encode())
     return fragments
 

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from apps.agents import api as agents
 from apps.calls.api import CallsView
 from apps.experiments import api as experiments
+from apps.metrics import api as metrics
 from apps.results.api import ResultsView
 from config.api import not_found
 
@@ -12,7 +13,10 @@ urlpatterns = [
     path("", include("apps.assignments.urls")),
     path("calls", CallsView.as_view(), name="calls"),
     path("agents", agents.AgentsView.as_view(), name="agents"),
+    path("agents/<slug:slug>", agents.AgentView.as_view(), name="agent"),
     path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
+    path("agents/<slug:slug>/metrics", metrics.MetricsView.as_view(), name="metrics"),
+    path("agents/<slug:slug>/metrics/<slug:key>", metrics.MetricView.as_view(), name="metric"),
     path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
     path("experiments/<int:pk>/variants", experiments.VariantsView.as_view(), name="variants"),

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "apps.judging",
     "apps.reviews",
     "apps.outbox",
+    "apps.metrics",
+    "apps.demo",  # last: it imports every app above
 ]
 
 MIDDLEWARE = [
@@ -172,6 +174,8 @@ OUTBOX_DRAIN_SECONDS = env_float("OUTBOX_DRAIN_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-results": {"task": "results.refresh_running", "schedule": 60.0},
     "optimize-traffic": {"task": "results.optimize", "schedule": 3600.0},
+    # KPI digests: each agent's own (hourly or daily at DIGEST_HOUR), claimed once per period.
+    "send-digests": {"task": "results.send_digests", "schedule": 3600.0},
     "drain-outbox": {
         "task": "outbox.drain",
         "schedule": OUTBOX_DRAIN_SECONDS,
@@ -301,6 +305,12 @@ JUDGE_TIMEOUT_SECONDS = float(env_str("JUDGE_TIMEOUT_SECONDS", "30"))
 # Where a guardrail's automatic pause is announced (Slack-compatible incoming webhook).
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 ALERT_EMAILS = env_list("ALERT_EMAILS")
+# The hour (0-23, in TIME_ZONE) from which agents on a daily digest get theirs.
+DIGEST_HOUR = env_int("DIGEST_HOUR", 8)
+if not 0 <= DIGEST_HOUR <= 23:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DIGEST_HOUR must be an hour from 0 to 23, not {DIGEST_HOUR}.")
 
 # Django 6.1's MAILERS, from the same EMAIL_* variables. No EMAIL_HOST: no mailer, no email
 # (and no warning about the missing "default" mailer: that is a supported setup).

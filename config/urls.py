@@ -115,6 +115,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="agents:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("agents/<slug:slug>/metrics/", include("apps.metrics.urls")),
     path("agents/", include("apps.agents.urls")),
     path("experiments/", include("apps.experiments.urls")),
     path("calls/", include("apps.calls.urls")),

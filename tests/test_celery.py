@@ -1,5 +1,7 @@
 """Background work through a real Celery worker on the real Redis broker."""
 
+import math
+
 import pytest
 
 from apps.experiments.models import ResultSnapshot
@@ -38,6 +40,8 @@ def _run_value(rng, field, mean):
         return max(0.0, rng.gauss(mean, 0.01))
     if field == "tool_errors":  # of one tool call: 3% fail, 33% for the worse variant
         return int(rng.random() < 0.03 + 0.3 * mean)
+    if isinstance(mean, tuple):  # (median, share of calls 3x slower): the slow tail grows
+        return rng.lognormvariate(math.log(mean[0]), 0.3) * (3 if rng.random() < mean[1] else 1)
     return max(0.0, rng.gauss(mean, 150))
 
 
@@ -47,6 +51,7 @@ def _run_value(rng, field, mean):
         ("cost_per_call", {"cost_usd": (0.05, 0.08)}),
         ("tool_success_rate", {"tool_errors": (0, 1)}),
         ("latency_mean", {"response_latency_ms": (700.0, 1100.0)}),
+        ("latency_p95", {"response_latency_ms": ((700.0, 0.0), (700.0, 0.1))}),
     ],
 )
 def test_a_guardrail_on_how_the_agent_runs_pauses_a_variant_on_a_worker(

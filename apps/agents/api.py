@@ -7,9 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.authentication import in_scope, require_unscoped
-from apps.agents.models import Agent
+from apps.agents.models import Agent, Digest
 from apps.agents.selectors import agents_for_page
-from apps.agents.services import agent_create, agent_prompt_update
+from apps.agents.services import agent_create, agent_digest_set, agent_prompt_update
 from config.api import JsonInput
 
 
@@ -21,12 +21,19 @@ class PromptVersionOut(serializers.Serializer):
     created_at = serializers.DateTimeField(help_text="When it was saved.")
 
 
+DIGEST_HELP = (
+    "How often a summary of the agent's running experiments goes to the alert webhook and "
+    "email: “off”, “hourly” or “daily” (at DIGEST_HOUR)."
+)
+
+
 class AgentOut(serializers.Serializer):
     slug = serializers.SlugField(help_text="The agent's id in the API, e.g. “front-desk”.")
     name = serializers.CharField(help_text="Name shown to people.")
     description = serializers.CharField(help_text="What the agent does.")
     config = serializers.DictField(help_text="Default configuration (model, voice...).")
     prompt = PromptVersionOut(source="current_version", help_text="The current prompt.")
+    digest = serializers.ChoiceField(choices=Digest.choices, help_text=DIGEST_HELP)
 
 
 class AgentIn(JsonInput):
@@ -41,6 +48,13 @@ class AgentIn(JsonInput):
     config = serializers.DictField(
         required=False, default=dict, help_text="Default configuration (model, voice...)."
     )
+    digest = serializers.ChoiceField(
+        choices=Digest.choices, required=False, default=Digest.OFF, help_text=DIGEST_HELP
+    )
+
+
+class AgentChangeIn(JsonInput):
+    digest = serializers.ChoiceField(choices=Digest.choices, help_text=DIGEST_HELP)
 
 
 class PromptIn(JsonInput):
@@ -67,9 +81,25 @@ class AgentsView(APIView):
             prompt=data["prompt"],
             description=data["description"],
             config=data["config"],
+            digest=data["digest"],
             user=request.auth.label,
         )
         return Response(AgentOut(agent).data, status=status.HTTP_201_CREATED)
+
+
+class AgentView(APIView):
+    @extend_schema(operation_id="get_agent", responses=AgentOut, tags=["Agents"])
+    def get(self, request, slug):
+        return Response(AgentOut(_agent(request, slug)).data)
+
+    @extend_schema(
+        operation_id="change_agent", request=AgentChangeIn, responses=AgentOut, tags=["Agents"]
+    )
+    def patch(self, request, slug):
+        agent = _agent(request, slug)
+        data = _valid(AgentChangeIn, request)
+        agent = agent_digest_set(agent=agent, digest=data["digest"], user=request.auth.label)
+        return Response(AgentOut(agent).data)
 
 
 class AgentPromptsView(APIView):
@@ -80,12 +110,16 @@ class AgentPromptsView(APIView):
         tags=["Agents"],
     )
     def post(self, request, slug):
-        agent = get_object_or_404(in_scope(request.auth, Agent.objects), slug=slug)
+        agent = _agent(request, slug)
         data = _valid(PromptIn, request)
         version = agent_prompt_update(
             agent=agent, body=data["prompt"], note=data["note"], user=request.auth.label
         )
         return Response(PromptVersionOut(version).data, status=status.HTTP_201_CREATED)
+
+
+def _agent(request, slug) -> Agent:
+    return get_object_or_404(in_scope(request.auth, agents_for_page()), slug=slug)
 
 
 def _valid(serializer_class, request) -> dict:

@@ -6,6 +6,15 @@ from django.db import models
 from django.urls import reverse
 
 
+class Digest(models.TextChoices):
+    """How often the agent's KPI digest goes to the alert webhook and email
+    (apps/results/digest.py): never, every hour, or once a day at DIGEST_HOUR."""
+
+    OFF = "off", "Off"
+    HOURLY = "hourly", "Every hour"
+    DAILY = "daily", "Once a day"
+
+
 class Agent(models.Model):
     """One voice agent, e.g. "Front desk": its current prompt and default configuration."""
 
@@ -23,9 +32,23 @@ class Agent(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    digest = models.CharField(
+        max_length=8,
+        choices=Digest.choices,
+        default=Digest.OFF,
+        help_text="How often a summary of running experiments is sent to the alert channels.",
+    )
+    # The start of the digest period last claimed (apps/results/digest.py): a sender claims a
+    # period by moving this forward in one conditional UPDATE, so a period is sent once.
+    digest_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(digest__in=["off", "hourly", "daily"]), name="agent_digest_known"
+            )
+        ]
 
     def __str__(self):
         return self.name

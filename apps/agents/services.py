@@ -5,9 +5,10 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.agents.models import Agent, PromptVersion
+from apps.agents.models import Agent, Digest, PromptVersion
 from apps.audit.services import audit_record, person
 from config.inputs import NUL, json_problem
 
@@ -104,6 +105,7 @@ def agent_create(
     slug: str = "",
     description: str = "",
     config: dict | None = None,
+    digest: str = Digest.OFF,
 ) -> Agent:
     """Create an agent whose prompt becomes version 1 and its current prompt."""
     name = (name or "").strip()
@@ -125,6 +127,8 @@ def agent_create(
         obj=agent,
         after={"slug": agent.slug, "version": version.number},
     )
+    if digest != Digest.OFF:
+        agent = agent_digest_set(agent=agent, digest=digest, user=user)
     return agent
 
 
@@ -169,5 +173,32 @@ def prompt_rollback(*, agent: Agent, version: PromptVersion, user=None, reason: 
         before={"version": before.number if before else None},
         after={"version": version.number},
         reason=reason,
+    )
+    return agent
+
+
+DIGEST_CHOICES_SAID = "Choose how often the digest is sent: “off”, “hourly” or “daily”."
+
+
+@transaction.atomic
+def agent_digest_set(*, agent: Agent, digest: str, user=None) -> Agent:
+    """Turn the agent's KPI digest off, or send it hourly or daily. The first one comes at
+    the start of the next period (apps/results/digest.py), so turning it on never sends one
+    at once, and pauses before that are not reported."""
+    if digest not in Digest.values:
+        raise ValidationError({"digest": DIGEST_CHOICES_SAID})
+    agent = agent_lock(agent.pk)
+    if agent.digest == digest:
+        return agent
+    before = agent.digest
+    agent.digest = digest
+    agent.digest_sent_at = timezone.now()
+    agent.save(update_fields=["digest", "digest_sent_at"])
+    audit_record(
+        actor=user,
+        action="agent.digest",
+        obj=agent,
+        before={"digest": before},
+        after={"digest": digest},
     )
     return agent

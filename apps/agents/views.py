@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -6,8 +7,8 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.agents import selectors
-from apps.agents.models import Agent
-from apps.agents.services import prompt_rollback
+from apps.agents.models import Agent, Digest
+from apps.agents.services import agent_digest_set, prompt_rollback
 
 
 def agent_list(request):
@@ -36,6 +37,9 @@ def agent_detail(request, slug):
         # The address this page was asked at: the one the reader's routers can reach too.
         # SITE_URL is for links sent away from the site (emails, webhooks).
         "site_url": request.build_absolute_uri("/").rstrip("/"),
+        "digest_choices": Digest.choices,
+        "digest_hour": settings.DIGEST_HOUR,
+        "time_zone": settings.TIME_ZONE,
     }
     return render(request, "agents/agent_detail.html", context)
 
@@ -53,4 +57,25 @@ def agent_rollback(request, slug, number):
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, f"{agent.name} now uses {version.label} of its prompt.")
+    return redirect(agent)
+
+
+DIGEST_SAID = {
+    Digest.OFF: "{name} sends no digest.",
+    Digest.HOURLY: "{name} sends a digest of its running experiments every hour, from the next.",
+    Digest.DAILY: "{name} sends a digest of its running experiments once a day.",
+}
+
+
+@require_POST
+@permission_required("agents.change_agent", raise_exception=True)
+def agent_digest(request, slug):
+    agent = get_object_or_404(Agent, slug=slug)
+    try:
+        digest = request.POST.get("digest", "")
+        agent = agent_digest_set(agent=agent, digest=digest, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, DIGEST_SAID[agent.digest].format(name=agent.name))
     return redirect(agent)

@@ -3,6 +3,9 @@ from django.db import models
 
 ACTION_WORDS = {
     "agent.create": "created the agent",
+    "metric.create": "added a metric from a call field",
+    "metric.delete": "deleted a metric",
+    "agent.digest": "changed how often the KPI digest is sent",
     "prompt.update": "saved a new current prompt",
     "prompt.rollback": "rolled the prompt back",
     "experiment.create": "drafted the experiment",

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import in_scope
 from apps.agents.models import Agent
 from apps.experiments import selectors
-from apps.experiments.models import Direction, GoalKind, Unit
+from apps.experiments.models import Direction, Unit
 from apps.experiments.services import (
     experiment_create,
     experiment_delete,
@@ -24,25 +24,57 @@ from apps.experiments.services import (
     weights_set,
     winner_apply,
 )
-from apps.metrics import guardrail_keys
 from config.api import JsonInput
 
 
 class GoalSerializer(JsonInput):
-    kind = serializers.ChoiceField(
-        GoalKind.values, source="goal_kind", help_text="conversion, sentiment, duration or custom."
+    kind = serializers.CharField(
+        source="goal_kind",
+        max_length=100,
+        help_text="Any metric key of the agent (apps/metrics: built-in and custom-field), e.g. "
+        "conversion, cost_per_call, tool_success_rate; custom = an LLM judge's pass rate.",
     )
     direction = serializers.ChoiceField(
         Direction.values,
         source="goal_direction",
         required=False,
-        help_text="For duration: lower|higher.",
+        help_text="higher|lower is better; defaults to the metric's own.",
     )
     criteria = serializers.CharField(
         source="goal_criteria",
         required=False,
         allow_blank=True,
         help_text="For custom: what a good call does.",
+    )
+
+
+class GuardrailOut(serializers.Serializer):
+    metric = serializers.CharField(help_text="The metric's key.")
+    threshold_percent = serializers.FloatField(
+        help_text="Pause a variant significantly worse by more than this: percentage points "
+        "of a rate, hundredths of a point of sentiment, percent of the control's mean otherwise."
+    )
+
+
+GUARDRAILS_IN = (
+    "Metrics that must not get worse: [{metric, threshold_percent}] (threshold 0 to 100, "
+    'default 3), or metric keys alone, meaning the default: ["transfer_rate"].'
+)
+
+
+def _guardrails_in(required=False):
+    # Any JSON per item: the service checks each one and says what is wrong in words.
+    return serializers.ListField(
+        child=serializers.JSONField(), required=required, help_text=GUARDRAILS_IN
+    )
+
+
+def _secondary_in():
+    return serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Metric keys reported beside the goal with a Benjamini-Hochberg correction; "
+        "not the goal, not a guardrail.",
     )
 
 
@@ -67,8 +99,9 @@ class ExperimentOut(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField(help_text="The hypothesis.")
     goal = GoalSerializer(source="*")
-    guardrails = serializers.ListField(
-        child=serializers.CharField(), help_text="Metrics that must not get worse."
+    guardrails = GuardrailOut(many=True, help_text="Metrics that must not get worse.")
+    secondary = serializers.ListField(
+        child=serializers.CharField(), help_text="Metrics reported beside the goal."
     )
     unit = serializers.CharField(help_text="caller: each caller keeps a variant; call: per call.")
     status = serializers.CharField(help_text="draft, running, stopped or applied.")
@@ -93,9 +126,8 @@ class ExperimentIn(JsonInput):
     )
     goal = GoalSerializer()
     unit = serializers.ChoiceField(Unit.values, default=Unit.CALLER)
-    guardrails = serializers.ListField(
-        child=serializers.ChoiceField(guardrail_keys()), required=False
-    )
+    guardrails = _guardrails_in()
+    secondary = _secondary_in()
     min_lift = serializers.FloatField(
         required=False,
         default=0.05,
@@ -113,9 +145,8 @@ class DraftIn(JsonInput):
     )
     goal = GoalSerializer(required=False)
     unit = serializers.ChoiceField(Unit.values, required=False)
-    guardrails = serializers.ListField(
-        child=serializers.ChoiceField(guardrail_keys()), required=False
-    )
+    guardrails = _guardrails_in()
+    secondary = _secondary_in()
     min_lift = serializers.FloatField(required=False)
     optimize = serializers.BooleanField(
         required=False, help_text="Only for conversion and custom goals."
@@ -130,10 +161,8 @@ class DraftIn(JsonInput):
                 "goal_criteria": experiment.goal_criteria,
                 **goal,
             }
-        current = {
-            field: getattr(experiment, field)
-            for field in ("name", "description", "unit", "guardrails", "min_lift", "optimize")
-        }
+        fields = ("name", "description", "unit", "guardrails", "secondary", "min_lift", "optimize")
+        current = {field: getattr(experiment, field) for field in fields}
         return {**current, **data, **goal}
 
 
@@ -217,6 +246,7 @@ class ExperimentsView(APIView):
             description=data["description"],
             unit=data["unit"],
             guardrails=data.get("guardrails"),
+            secondary=data.get("secondary"),
             min_lift=data["min_lift"],
             user=request.auth.label,
             **data["goal"],

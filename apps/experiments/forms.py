@@ -4,16 +4,32 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apps.agents.models import Agent
-from apps.experiments.models import Direction, GoalKind, Unit
-from apps.experiments.services import OPTIMIZE_GOALS
-from apps.metrics import guardrail_choices
+from apps.experiments.goals import goal_choices, threshold_words, watch_choices
+from apps.experiments.models import DEFAULT_THRESHOLD_PERCENT, Direction, GoalKind, Unit
+from apps.metrics import for_agent
+from apps.stats.scales import metric_kind
 
-GOAL_CHOICES = [
-    ("conversion", "Conversion: more calls end in a successful outcome"),
-    ("sentiment", "Sentiment: callers sound happier"),
-    ("duration", "Call duration"),
-    ("custom", "Custom: an LLM judges each call against your criterion"),
-]
+
+class GoalSelect(forms.RadioSelect):
+    """Radio buttons that tell the page's script what each goal needs: a criterion for the
+    judge, points instead of a percent, whether optimize mode can serve it."""
+
+    def __init__(self, *args, known=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known = known or {}
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        metric = self.known.get(value)
+        if metric is not None:
+            option["attrs"].update(
+                {
+                    "data-judged": "yes" if metric.key == GoalKind.CUSTOM else "no",
+                    "data-effect": "points" if metric_kind(metric.key) == "score" else "percent",
+                    "data-optimizable": "yes" if metric.optimizable else "no",
+                }
+            )
+        return option
 
 
 class ExperimentForm(forms.Form):
@@ -32,15 +48,15 @@ class ExperimentForm(forms.Form):
             attrs={"rows": 3, "placeholder": "What do you expect to happen, and why?"}
         ),
     )
-    goal_kind = forms.ChoiceField(
-        choices=GOAL_CHOICES, initial=GoalKind.CONVERSION, widget=forms.RadioSelect, label="Goal"
-    )
+    goal_kind = forms.ChoiceField(initial="conversion", label="Goal: the metric that decides")
     goal_direction = forms.ChoiceField(
-        choices=[(Direction.LOWER, "Shorter is better"), (Direction.HIGHER, "Longer is better")],
-        initial=Direction.LOWER,
-        widget=forms.RadioSelect,
+        choices=[
+            ("", "As usual for this metric"),
+            (Direction.HIGHER, "Higher is better"),
+            (Direction.LOWER, "Lower is better"),
+        ],
         required=False,
-        label="For call duration",
+        label="Which way is better",
     )
     goal_criteria = forms.CharField(
         required=False,
@@ -54,11 +70,17 @@ class ExperimentForm(forms.Form):
         ),
     )
     guardrails = forms.MultipleChoiceField(
-        choices=guardrail_choices(),
         initial=["transfer_rate"],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Guardrails (must not get worse)",
+    )
+    secondary = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Secondary metrics (reported, never decide)",
+        help_text="Shown beside the goal, corrected for looking at several at once "
+        "(Benjamini-Hochberg), so one of many is not called a change by luck.",
     )
     unit = forms.ChoiceField(
         choices=Unit.choices,
@@ -79,46 +101,92 @@ class ExperimentForm(forms.Form):
         label="Smallest lift worth detecting (%)",
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
-    # Sentiment lives on -1..1 and its mean can be 0 or negative, so a percent of it means
+    # A score on -1..1 (sentiment) can have a mean of 0 or below, so a percent of it means
     # nothing: its smallest change is planned in points (apps/stats/scales.py).
     min_effect_points = forms.FloatField(
         initial=0.05,
         min_value=0.005,
         max_value=1,
         required=False,
-        label="Smallest change in sentiment worth detecting (points on the -1 to 1 scale)",
+        label="Smallest change worth detecting (points on the -1 to 1 scale)",
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
 
+    def __init__(self, *args, agent_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known = for_agent(agent_id)
+        self.fields["goal_kind"].choices = goal_choices(self.known)
+        self.fields["goal_kind"].widget = GoalSelect(known=self.known)
+        self.fields["goal_kind"].widget.choices = self.fields["goal_kind"].choices
+        for name in ("guardrails", "secondary"):
+            self.fields[name].choices = watch_choices(self.known)
+        for key, _ in watch_choices(self.known):
+            self.fields[f"threshold_{key}"] = forms.FloatField(
+                initial=DEFAULT_THRESHOLD_PERCENT,
+                min_value=0,
+                max_value=100,
+                required=False,
+                label=f"Threshold for {self.known[key].label}",
+                widget=forms.NumberInput(attrs={"step": "any", "class": "threshold"}),
+            )
+
+    def guardrail_rows(self) -> list[dict]:
+        """Each guardrail's box, its threshold box and what the default threshold means."""
+        rows = []
+        for box in self["guardrails"]:
+            key = box.data["value"]
+            rows.append(
+                {
+                    "box": box,
+                    "threshold": self[f"threshold_{key}"],
+                    "words": threshold_words(self.known[key], DEFAULT_THRESHOLD_PERCENT),
+                }
+            )
+        return rows
+
     def clean(self):
         data = super().clean()
-        goal = data.get("goal_kind")
-        if goal == GoalKind.SENTIMENT and data.get("min_effect_points") is None:
+        goal = self.known.get(data.get("goal_kind"))
+        if goal is None:
+            return data
+        if metric_kind(goal.key) == "score" and data.get("min_effect_points") is None:
             self.add_error("min_effect_points", "Say the smallest change worth detecting.")
-        if data.get("optimize") and goal not in OPTIMIZE_GOALS:
+        if data.get("optimize") and not goal.optimizable:
             self.add_error(
                 "optimize",
-                "Optimize works only for conversion and custom goals, whose calls pass or "
-                "fail; this goal is tested with a fixed split.",
+                "Optimize works only for goals whose calls pass or fail; this goal is tested "
+                "with a fixed split.",
             )
         return data
 
+    def _guardrails(self) -> list[dict]:
+        data = self.cleaned_data
+        return [
+            {
+                "metric": key,
+                "threshold_percent": data.get(f"threshold_{key}")
+                if data.get(f"threshold_{key}") is not None
+                else DEFAULT_THRESHOLD_PERCENT,
+            }
+            for key in data["guardrails"]
+        ]
+
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        direction = data["goal_direction"] if data["goal_kind"] == GoalKind.DURATION else ""
-        sentiment = data["goal_kind"] == GoalKind.SENTIMENT
+        points = metric_kind(data["goal_kind"]) == "score"
         return {
             "agent": data["agent"],
             "optimize": data["optimize"],
             "name": data["name"],
             "description": data["description"],
             "goal_kind": data["goal_kind"],
-            "goal_direction": direction,
+            "goal_direction": data["goal_direction"],
             "goal_criteria": data["goal_criteria"],
-            "guardrails": data["guardrails"],
+            "guardrails": self._guardrails(),
+            "secondary": data["secondary"],
             "unit": data["unit"],
-            # min_lift is relative for rates and duration, points for sentiment
-            "min_lift": data["min_effect_points"] if sentiment else data["min_lift_percent"] / 100,
+            # min_lift is relative for most metrics, points for a score on -1..1
+            "min_lift": data["min_effect_points"] if points else data["min_lift_percent"] / 100,
         }
 
 
@@ -137,22 +205,27 @@ class DraftForm(ExperimentForm):
 
     @staticmethod
     def initial_for(experiment) -> dict:
-        sentiment = experiment.goal_kind == GoalKind.SENTIMENT
+        points = metric_kind(experiment.goal_kind) == "score"
         percent = round(experiment.min_lift * 100, 4)
         percent = int(percent) if percent.is_integer() else percent  # "5", not "5.0"
+        thresholds = experiment.guardrail_thresholds
+        own = experiment.goal_metric
         return {
             "name": experiment.name,
             "description": experiment.description,
             "goal_kind": experiment.goal_kind,
-            "goal_direction": experiment.goal_direction
-            if experiment.goal_kind == GoalKind.DURATION
-            else Direction.LOWER,
+            # the metric's own way reads "as usual", so a changed goal keeps its own way
+            "goal_direction": ""
+            if own and experiment.goal_direction == own.direction
+            else experiment.goal_direction,
             "goal_criteria": experiment.goal_criteria,
-            "guardrails": experiment.guardrails,
+            "guardrails": list(thresholds),
+            **{f"threshold_{key}": t for key, t in thresholds.items()},
+            "secondary": list(experiment.secondary),
             "unit": experiment.unit,
             "optimize": experiment.optimize,
-            "min_lift_percent": 5 if sentiment else percent,
-            "min_effect_points": experiment.min_lift if sentiment else 0.05,
+            "min_lift_percent": 5 if points else percent,
+            "min_effect_points": experiment.min_lift if points else 0.05,
         }
 
 

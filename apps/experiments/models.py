@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from apps.agents.models import Agent, PromptVersion
-from apps.metrics import METRICS
+from apps.metrics import for_agent
 
 
 class Status(models.TextChoices):
@@ -17,11 +17,14 @@ class Status(models.TextChoices):
     APPLIED = "applied", "Applied"
 
 
-class GoalKind(models.TextChoices):
-    CONVERSION = "conversion", "Conversion (share of calls with a successful outcome)"
-    SENTIMENT = "sentiment", "Sentiment (mean caller sentiment, -1 to 1)"
-    DURATION = "duration", "Call duration (mean seconds)"
-    CUSTOM = "custom", "Custom criterion judged by an LLM"
+class GoalKind:
+    """The goal keys the code treats apart. Any metric key of apps.metrics.for_agent(agent)
+    is a goal (apps/experiments/goals.py checks it); these name the special ones."""
+
+    CUSTOM = "custom"  # the LLM judge's pass rate: it needs a criterion and a judge
+
+
+DEFAULT_THRESHOLD_PERCENT = 3.0  # a guardrail's threshold when none is given
 
 
 class Direction(models.TextChoices):
@@ -46,12 +49,28 @@ class Experiment(models.Model):
     description = models.TextField(
         blank=True, help_text="The hypothesis: what do you expect to happen, and why?"
     )
-    goal_kind = models.CharField(max_length=16, choices=GoalKind.choices)
+    goal_kind = models.CharField(
+        max_length=100, help_text="The goal metric's key in apps.metrics.for_agent(agent)."
+    )
     goal_direction = models.CharField(
         max_length=8, choices=Direction.choices, default=Direction.HIGHER
     )
     goal_criteria = models.TextField(blank=True, help_text="For a custom goal: what passes.")
-    guardrails = models.JSONField(default=list, blank=True)
+    guardrails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Metrics that must not get worse, each with its own threshold: "
+        "[{metric, threshold_percent}]. A variant significantly worse by more than the "
+        "threshold is paused, read on the metric's own scale (apps.stats.scales): 3 = 3 "
+        "percentage points of a rate, 0.03 points of sentiment, 3% of the control's mean "
+        "otherwise. Also the margin a winner must be shown within before it is safe to apply.",
+    )
+    secondary = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Metrics reported beside the goal, corrected for looking at several "
+        "(Benjamini-Hochberg); they never decide the experiment.",
+    )
     min_lift = models.FloatField(
         default=0.05,
         help_text="Smallest change worth detecting: relative for rates and duration "
@@ -75,13 +94,6 @@ class Experiment(models.Model):
     )
     judging_paused_reason = models.TextField(
         blank=True, help_text="Why judging is paused (the endpoint refused); empty = running."
-    )
-    guardrail_threshold = models.FloatField(
-        default=0.03,
-        help_text="Auto-pause a variant whose guardrail is significantly worse by more than "
-        "this, read on the guardrail's own scale: 0.03 = 3 percentage points of a rate, "
-        "0.03 points of sentiment, 3% of a duration. Also the margin a winner's guardrails "
-        "must be shown within before it is safe to apply.",
     )
     optimize = models.BooleanField(
         default=False,
@@ -159,8 +171,17 @@ class Experiment(models.Model):
         )
 
     @property
+    def metrics(self) -> dict:
+        """Every metric this experiment can use, by key (apps.metrics.for_agent)."""
+        return for_agent(self.agent_id)
+
+    @property
+    def goal_metric(self):
+        return self.metrics.get(self.goal_kind)
+
+    @property
     def goal_label(self) -> str:
-        metric = METRICS.get(self.goal_kind)
+        metric = self.goal_metric
         return metric.title if metric else self.goal_kind
 
     @property
@@ -169,8 +190,25 @@ class Experiment(models.Model):
         return [datetime.fromisoformat(p["started_at"]) for p in self.phases]
 
     @property
+    def guardrail_thresholds(self) -> dict[str, float]:
+        """Each guardrail's metric key -> its threshold in percent, in the stored order."""
+        out = {}
+        for guard in self.guardrails:
+            if isinstance(guard, str):  # a row not yet in the per-guardrail shape
+                out[guard] = DEFAULT_THRESHOLD_PERCENT
+            else:
+                out[guard["metric"]] = float(guard["threshold_percent"])
+        return out
+
+    @property
     def guardrail_labels(self) -> list[str]:
-        return [METRICS[g].title for g in self.guardrails if g in METRICS]
+        known = self.metrics
+        return [known[g].title for g in self.guardrail_thresholds if g in known]
+
+    @property
+    def secondary_labels(self) -> list[str]:
+        known = self.metrics
+        return [known[key].title for key in self.secondary if key in known]
 
     @property
     def control(self):

@@ -38,8 +38,10 @@ def experiment_list(request):
 @permission_required("experiments.add_experiment", raise_exception=True)
 def experiment_new(request):
     # Links name the agent by slug or, from older pages, by id; the form's choices are slugs.
-    agent = selectors.agent_for_link(request.GET.get("agent", ""))
-    form = ExperimentForm(request.POST or None, initial={"agent": agent and agent.slug})
+    agent = selectors.agent_for_link(request.POST.get("agent") or request.GET.get("agent", ""))
+    form = ExperimentForm(
+        request.POST or None, initial={"agent": agent and agent.slug}, agent_id=agent and agent.pk
+    )
     if request.method == "POST" and form.is_valid():
         try:
             experiment = services.experiment_create(user=request.user, **form.service_kwargs())
@@ -81,7 +83,11 @@ def draft_limits(request):
 @permission_required(RUN, raise_exception=True)
 def experiment_edit(request, pk):
     experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
-    form = DraftForm(request.POST or None, initial=DraftForm.initial_for(experiment))
+    form = DraftForm(
+        request.POST or None,
+        initial=DraftForm.initial_for(experiment),
+        agent_id=experiment.agent_id,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.experiment_update(

@@ -150,6 +150,17 @@ METRICS: dict[str, Metric] = {
             ("response_latency_ms",),
         ),
         Metric(
+            "latency_p95",
+            "95th percentile response time",
+            "95th percentile response time",
+            "quantile",
+            "ms",
+            "lower",
+            _within("response_latency_ms", 0, 600_000),
+            ("response_latency_ms",),
+            quantile=0.95,
+        ),
+        Metric(
             "cost_per_call",
             "Cost per call",
             "cost per call",
@@ -216,8 +227,16 @@ def get(key: str) -> Metric:
 
 def for_agent(agent_id: int | None) -> dict[str, Metric]:
     """Every metric an experiment on this agent can use, by key: the built-in ones, then the
-    agent's own custom-field metrics."""
-    return dict(METRICS)
+    agent's own custom-field metrics (apps/metrics/models.py; memoised per process, see
+    apps/metrics/registry.py). A built-in key always means the built-in metric."""
+    metrics = dict(METRICS)
+    if agent_id is None:
+        return metrics
+    from apps.metrics.registry import custom_metrics  # needs the app registry: read lazily
+
+    for key, metric in custom_metrics(agent_id).items():
+        metrics.setdefault(key, metric)
+    return metrics
 
 
 def guardrail_keys() -> list[str]:

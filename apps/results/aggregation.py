@@ -26,12 +26,13 @@ move the mean by a call that never happened. The call still counts for its other
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import connection
 
 from apps.metrics import MAX_DURATION_SECONDS, METRICS, Metric
+from apps.stats.quantile import QuantileStats
 from apps.stats.types import RatioStats
 
 SPLIT_CHECK_MARGIN = timedelta(seconds=60)  # see _checked
@@ -73,6 +74,9 @@ class ArmData:
     # Units per phase for the split check: those whose first call was not within a minute
     # of a split change (see `_checked`).
     units_by_phase: dict[int, int] = field(default_factory=dict)
+    # Quantile metrics, which cannot be summed per unit (apps.results.quantiles): phase
+    # (or quantiles.ALL, over all phases) -> metric -> QuantileStats.
+    quantiles: dict[int, dict[str, QuantileStats]] = field(default_factory=dict)
 
 
 def unit_sums(metric) -> tuple[str, str]:
@@ -82,6 +86,11 @@ def unit_sums(metric) -> tuple[str, str]:
         return f"SUM({metric.value})", f"COUNT({metric.value})"
     weight = f"SUM(CASE WHEN ({metric.value}) IS NULL THEN NULL ELSE {metric.weight} END)"
     return f"SUM({metric.value})", weight
+
+
+def _summed(metrics: Sequence[Metric]) -> tuple[Metric, ...]:
+    """The metrics summed per unit here: all but quantiles (apps.results.quantiles)."""
+    return tuple(m for m in metrics if m.kind != "quantile")
 
 
 def _inner_columns(metrics: Sequence[Metric]) -> str:
@@ -186,12 +195,14 @@ def aggregate_sql(
     )
     metrics = metrics or tuple(METRICS.values())
     calls, where, unit_column, at = unit_rows(unit, metrics)
+    summed = _summed(metrics)  # quantiles: apps.results.quantiles
+    outer, inner = (f", {f(summed)}" if summed else "" for f in (_outer_columns, _inner_columns))
     return f"""
-        SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked), {_outer_columns(metrics)}
+        SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked) {outer}
         FROM (
             SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
-                   MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls,
-                   {_inner_columns(metrics).replace("DURATION", duration)}
+                   MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls
+                   {inner.replace("DURATION", duration)}
             FROM {calls} {JUDGED if judged else NOT_JUDGED}
             WHERE {where}
             GROUP BY 3, 1, 2
@@ -257,7 +268,21 @@ def aggregate(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return _arms(rows, [m.key for m in metrics])
+    arms = _arms(rows, [m.key for m in _summed(metrics)])
+    return _with_quantiles(arms, experiment_id, unit, phase_starts, metrics)
+
+
+def _with_quantiles(arms, experiment_id, unit, phase_starts, metrics) -> dict[int, ArmData]:
+    """The arms with their quantile metrics (one more scan of the calls, if any)."""
+    from apps.results.quantiles import aggregate_quantiles  # it builds on this module
+
+    found = aggregate_quantiles(
+        experiment_id, unit=unit, phase_starts=phase_starts, metrics=metrics
+    )
+    return {
+        variant_id: replace(arm, quantiles=found.get(variant_id, {}))
+        for variant_id, arm in arms.items()
+    }
 
 
 def _arms(rows, keys: list[str]) -> dict[int, ArmData]:

@@ -5,19 +5,22 @@ sufficient statistics; it returns the plain dict stored in a ResultSnapshot.
 """
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from apps.metrics import METRICS
+from apps.metrics import METRICS, Metric
 from apps.results.aggregation import ArmData
+from apps.results.quantiles import ALL as ALL_PHASES
 from apps.stats import bayesian as bayes
 from apps.stats import planning
-from apps.stats.correction import compare_variants
+from apps.stats.correction import compare_variants, compare_with_fdr
 from apps.stats.cuped import CovariateStats, CupedResult, cuped
+from apps.stats.quantile import quantile_moments
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change, shows_relative
 from apps.stats.srm import PhaseCounts, srm_sequential
 from apps.stats.strata import stratified
-from apps.stats.types import Moments, RatioStats
+from apps.stats.types import Moments, RatioStats, improvement_interval
 from apps.stats.verdict import decide, guardrail_check, running_range
 
 ALPHA = 0.05
@@ -38,11 +41,16 @@ class Arm:
 
     def moments(self, metric: str) -> Moments:
         """Over all the arm's units (the value shown for the arm)."""
+        if self.data and metric in self.data.quantiles.get(ALL_PHASES, {}):
+            return quantile_moments(self.data.quantiles[ALL_PHASES][metric])
         stats = self.data.metrics.get(metric, EMPTY) if self.data else EMPTY
         return ratio_moments(stats)
 
     def phase_moments(self, metric: str) -> dict[int, Moments]:
         """Per phase of the split (phase index -> Moments); one phase when none are known."""
+        if self.data and metric in self.data.quantiles.get(ALL_PHASES, {}):
+            phases = {k: q for k, q in self.data.quantiles.items() if k != ALL_PHASES}
+            return {k: quantile_moments(q[metric]) for k, q in phases.items() if metric in q}
         if self.data is None or not self.data.phases:
             return {0: self.moments(metric)}
         return {k: ratio_moments(m.get(metric, EMPTY)) for k, m in self.data.phases.items()}
@@ -68,7 +76,7 @@ class Setup:
     tuning: int
     min_lift: float  # relative for rates and duration; points on -1..1 for sentiment
     calls_per_day: float
-    guardrail_threshold: float = 0.03  # see apps.stats.scales.threshold_in_units
+    guardrail_threshold: float = 0.03  # a guardrail's when `thresholds` has none for it
     # The split of each phase, oldest first: variant key -> percent. Empty: one phase with
     # the arms' current weights.
     phases: tuple[dict[str, int], ...] = ()
@@ -76,6 +84,16 @@ class Setup:
     # The "running" part of the previous result: the goal's always-valid ranges kept so far
     # (intersected look after look, so a verdict cannot flip back). None: the first look.
     previous: dict | None = None
+    # Each guardrail's own threshold, a fraction read on the metric's scale
+    # (apps.stats.scales.threshold_in_units): metric key -> 0.03 for "3".
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    # Metrics reported beside the goal, Benjamini-Hochberg corrected; they never decide.
+    secondary: tuple[str, ...] = ()
+    # Every metric the experiment can use (apps.metrics.for_agent), by key.
+    metrics: Mapping[str, Metric] = field(default_factory=lambda: METRICS)
+
+    def threshold_of(self, metric: str) -> float:
+        return self.thresholds.get(metric, self.guardrail_threshold)
 
     @property
     def basis(self) -> str:
@@ -121,7 +139,7 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         guardrails_worse=worse,
         guardrails_unproven=unproven,
         planned_calls_per_arm=planned,
-        metric_phrase=METRICS[setup.goal].phrase,
+        metric_phrase=setup.metrics[setup.goal].phrase,
         metric=setup.goal,
         changed=changed,
     )
@@ -140,7 +158,7 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         "guardrails": guardrails,
         "plan": _plan(setup, arms, planned),
         "variants": variants,
-        "metrics": _metric_rows(setup, arms, variants, guardrails),
+        "metrics": _metric_rows(setup, arms, variants, guardrails) + _secondary_rows(setup, arms),
         "best": next((a.key for a in others if a.name == verdict.best), None),
         "running": running,
         "cuped": _cuped_summary(adjusted),
@@ -180,7 +198,7 @@ def _metric_rows(setup: Setup, arms: list[Arm], variants: list, guardrails: list
     Each variant's value with its 95% range, the change versus the control on the metric's
     own scale with its always-valid range, and the verdict (the goal's verdict code, or for
     a guardrail: worse, safe or not_yet)."""
-    goal = METRICS[setup.goal]
+    goal = setup.metrics[setup.goal]
     rows = [
         _metric_row(
             goal,
@@ -198,9 +216,49 @@ def _metric_rows(setup: Setup, arms: list[Arm], variants: list, guardrails: list
             )
             for g in guard["variants"]
         }
-        metric = METRICS[guard["metric"]]
+        metric = setup.metrics[guard["metric"]]
         rows.append(_metric_row(metric, "guardrail", metric.direction, arms, changes))
     return rows
+
+
+CHANGE_KEYS = ("absolute", "relative", "ci_low", "ci_high", "p_value")
+
+
+def _secondary_rows(setup: Setup, arms: list[Arm]) -> list:
+    """The secondary metrics, reported and never deciding: every variant against the control
+    on each, with p-values and intervals corrected by Benjamini-Hochberg across all secondary
+    metrics times variants (apps.stats.correction.compare_with_fdr), so that watching many
+    metrics does not turn chance into "better". Verdict: better, worse or
+    no_clear_difference; each change carries its adjusted p-value."""
+    control, others = arms[0], arms[1:]
+    keys = [k for k in setup.secondary if k in setup.metrics]
+    pairs = [
+        (f"{key}|{arm.key}", *_stratified(control, arm, key)) for key in keys for arm in others
+    ]
+    results = iter(compare_with_fdr(pairs, ALPHA, "sequential", setup.tuning))
+    rows = []
+    for key in keys:
+        metric, changes = setup.metrics[key], {}
+        for arm in others:
+            result = next(results)
+            change = {**_change(result, key), "p_value": result.adjusted_p_value}
+            changes[arm.key] = (change, _secondary_verdict(setup, result, metric.direction))
+        rows.append(_metric_row(metric, "secondary", metric.direction, arms, changes))
+    return rows
+
+
+def _secondary_verdict(setup: Setup, result, direction: str) -> str:
+    """better or worse once the corrected range excludes no change and every arm has its
+    minimum units; otherwise no_clear_difference."""
+    c = result.comparison
+    if not result.estimate.ok or min(c.control.n, c.variant.n) < setup.min_calls:
+        return "no_clear_difference"
+    low, high = improvement_interval(c, direction, "absolute")
+    if result.adjusted_p_value < ALPHA and low > 0:
+        return "better"
+    if result.adjusted_p_value < ALPHA and high < 0:
+        return "worse"
+    return "no_clear_difference"
 
 
 def _metric_row(metric, role: str, direction: str, arms: list[Arm], changes: dict) -> dict:
@@ -216,9 +274,7 @@ def _metric_row(metric, role: str, direction: str, arms: list[Arm], changes: dic
                 "ci_low": low if m.n > 1 else None,
                 "ci_high": high if m.n > 1 else None,
                 "units": m.n,
-                "change": None
-                if change is None
-                else {k: change.get(k) for k in ("absolute", "relative", "ci_low", "ci_high")},
+                "change": None if change is None else {k: change.get(k) for k in CHANGE_KEYS},
                 "verdict": verdict,
             }
         )
@@ -327,10 +383,12 @@ def _srm(setup: Setup, arms: list[Arm]) -> dict:
 
 def _guardrail(setup, metric, control, others) -> dict:
     """A guardrail in its own unit: which variants make it significantly worse, and which
-    are not yet shown to be no worse than the threshold (apps.stats.verdict.guardrail_check)."""
-    label, direction = METRICS[metric].label, METRICS[metric].direction
+    are not yet shown to be no worse than its own threshold (apps.stats.verdict.
+    guardrail_check); `threshold` is that threshold in the metric's unit."""
+    label, direction = setup.metrics[metric].label, setup.metrics[metric].direction
     results = _compare(setup, metric, control, others, "sequential")
-    checks = [guardrail_check(r, direction, metric, setup.guardrail_threshold) for r in results]
+    limit = setup.threshold_of(metric)
+    checks = [guardrail_check(r, direction, metric, limit) for r in results]
     pairs = list(zip(others, results, checks, strict=True))
     return {
         "metric": metric,
@@ -339,6 +397,7 @@ def _guardrail(setup, metric, control, others) -> dict:
         "worse": [a.key for a, _, check in pairs if check.worse],
         "unproven": [a.key for a, _, check in pairs if not check.shown_safe],
         "threshold": checks[0].threshold if checks else None,
+        "threshold_percent": limit * 100,
         "control_mean": control.moments(metric).mean,
         "variants": [_guardrail_row(a, r, check, metric) for a, r, check in pairs],
     }

@@ -1,4 +1,5 @@
-"""GET /api/v1/experiments/{id}/results — the latest result snapshot (?fresh=1: computed now)."""
+"""GET /api/v1/experiments/{id}/results — the latest result snapshot (?fresh=1: computed now;
+?segment=D: with the goal per value of segment D)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import in_scope
 from apps.experiments.models import Experiment
+from apps.results.segment_table import SegmentError, segment_table
+from apps.results.segments import valid_names
 from apps.results.selectors import latest_snapshot
 from apps.results.services import results_compute_or_record, results_recompute
 
@@ -208,6 +211,16 @@ class ResultsOut(serializers.Serializer):
         "guardrail.",
     )
     plan = _Plan(required=False)
+    segment = serializers.DictField(
+        required=False,
+        help_text="With ?segment=: the goal per segment value. `values`: per value its "
+        "`label`, `variants` (key, name, units, calls, value) and `changes` (per variant: "
+        "absolute change versus the control with `ci_low`/`ci_high`, an always-valid range "
+        "corrected for `groups` values (Bonferroni; Holm over variants), and a `sentence`). "
+        "`opposite`: warnings when a variant's corrected ranges point in opposite directions "
+        "in different values; `disagree`: softer notes when only point estimates do. No "
+        "segment value is ever a winner on its own: decide on the overall verdict.",
+    )
 
 
 def snapshot_payload(snapshot) -> dict:
@@ -219,6 +232,11 @@ class ResultsView(APIView):
         operation_id="get_results",
         responses={
             200: ResultsOut,
+            400: OpenApiResponse(
+                inline_serializer("SegmentRefused", {"error": serializers.CharField()}),
+                description="An unknown segment or a bad field name; the error lists the "
+                "valid ones.",
+            ),
             409: OpenApiResponse(
                 inline_serializer("ResultsUnavailable", {"error": serializers.CharField()}),
                 description="The results cannot be computed; the reason is on the experiment.",
@@ -233,7 +251,16 @@ class ResultsView(APIView):
                 description="1: compute the results now (as the page's Recompute now button) "
                 "instead of returning the latest snapshot, which is at most a minute old. A "
                 "stopped experiment's results stay frozen.",
-            )
+            ),
+            OpenApiParameter(
+                "segment",
+                str,
+                required=False,
+                description="Also give the goal per value of one segment: "
+                + ", ".join(valid_names())
+                + " (a text custom field; its name: letters, digits, underscores). The unit's "
+                "value is that of its first call; hours and days in the site's time zone.",
+            ),
         ],
         tags=["Experiments"],
         summary="Latest results of an experiment",
@@ -249,4 +276,12 @@ class ResultsView(APIView):
             )
         if snapshot is None:
             return Response({"error": UNAVAILABLE}, status=409)
-        return Response(ResultsOut(snapshot_payload(snapshot)).data)
+        payload = snapshot_payload(snapshot)
+        if "segment" in request.query_params:
+            try:
+                payload["segment"] = segment_table(
+                    experiment, snapshot, request.query_params["segment"]
+                )
+            except SegmentError as error:
+                return Response({"error": str(error)}, status=400)
+        return Response(ResultsOut(payload).data)

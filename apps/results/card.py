@@ -9,7 +9,6 @@ apps.results.scorecard.
 
 from apps.experiments.models import Status
 from apps.experiments.templatetags.switchboard import as_of
-from apps.metrics import METRICS
 from apps.results.scorecard import range_words
 from apps.stats.scales import format_change
 
@@ -59,7 +58,8 @@ def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
         return ""
     lift = variant.get("lift") or {}
     was, still = ("was", "still included") if past else ("is", "still includes")
-    label = METRICS[goal].label if goal in METRICS else goal
+    known = experiment.metrics
+    label = known[goal].label if goal in known else goal
     if code == "guardrail":
         return _guardrail_why(data, variant, past)
     if not lift.get("ok"):

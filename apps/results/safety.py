@@ -5,9 +5,9 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import mailers, send_mail
 
+from apps.experiments.goals import threshold_words
 from apps.experiments.models import Experiment, Status
 from apps.experiments.services import variant_pause, weights_set
-from apps.metrics import METRICS
 from apps.stats.thompson import thompson_weights
 from config.celery import queue_after_commit
 
@@ -17,7 +17,7 @@ GUARD = "guardrail job"
 
 def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
     """Pause every variant whose guardrail is significantly worse than control by more than
-    the experiment's threshold; returns the keys paused now. Safe to run twice.
+    that guardrail's own threshold; returns the keys paused now. Safe to run twice.
 
     The change is measured in the guardrail's own unit (apps.stats.scales): a relative change
     of sentiment flips sign with a negative control mean, so a worse variant was never paused.
@@ -31,7 +31,7 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
                 and weights.get(row["key"])
                 and _beyond(guardrail, row)
             ):
-                reason = _reason(guardrail, row)
+                reason = _reason(experiment, guardrail, row)
                 variant_pause(
                     experiment=experiment, variant_key=row["key"], reason=reason, user=GUARD
                 )
@@ -43,18 +43,28 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
 
 def _beyond(guardrail: dict, row: dict) -> bool:
     """Worse by more than the threshold, both in the metric's unit (computed by analysis
-    from the experiment's threshold: points for sentiment, a share of control otherwise)."""
+    from the guardrail's own threshold: points for rates and sentiment, a share of the
+    control's mean otherwise)."""
     limit = guardrail.get("threshold")
     if row.get("worse_by") is None or limit is None:
         return False  # a snapshot from before units: the next one (a minute away) decides
     return row["worse_by"] > limit
 
 
-def _reason(guardrail: dict, row: dict) -> str:
+def _reason(experiment: Experiment, guardrail: dict, row: dict) -> str:
+    metric, percent = (
+        experiment.metrics.get(guardrail["metric"]),
+        guardrail.get("threshold_percent"),
+    )
+    limit = (
+        ""
+        if metric is None or percent is None
+        else f" (its limit: {threshold_words(metric, percent)})"
+    )
     return (
         f"Variant {row['key'].upper()} was paused automatically: its {guardrail['label']} is "
-        f"{row['change_text']} than the control's, and that is very unlikely to be chance. "
-        "Its callers now get the control prompt."
+        f"{row['change_text']} than the control's{limit}, and that is very unlikely to be "
+        "chance. Its callers now get the control prompt."
     )
 
 
@@ -87,7 +97,8 @@ def alert_send(*, text: str, link: str, subject: str = "Switchboard: a variant w
 def optimize_rebalance(*, experiment: Experiment, arms: list, now: datetime) -> dict | None:
     """Thompson-sampling weights for an experiment in optimize mode, once every arm has 100
     units; `arms` are (key, successes, units) of the goal. Returns the weights set, or None."""
-    if not experiment.optimize or not METRICS[experiment.goal_kind].optimizable:
+    goal = experiment.goal_metric
+    if not experiment.optimize or goal is None or not goal.optimizable:
         return None
     if experiment.status != Status.RUNNING or any(units < 100 for _, _, units in arms):
         return None

@@ -1,7 +1,7 @@
 """The scorecard of the results panel: one row per metric, the goal first, then each
-guardrail, with each variant's change and always-valid range on the metric's own scale
-(apps.stats.scales), placed on one axis per row for a bar drawn against zero and the
-guardrail's limit."""
+guardrail, then each secondary metric, with each variant's change and always-valid range on
+the metric's own scale (apps.stats.scales), placed on one axis per row for a bar drawn
+against zero and the guardrail's limit."""
 
 from apps.stats.scales import format_change
 
@@ -19,7 +19,33 @@ def scorecard(experiment, data: dict) -> list[dict]:
     control = next((v for v in data["variants"] if v.get("is_control")), None)
     rows = [_goal_row(experiment, data, goal, control)]
     rows += [_guardrail_row(data, g) for g in data.get("guardrails", [])]
+    rows += [_secondary_row(data, m) for m in data.get("metrics", []) if m["role"] == "secondary"]
     return rows
+
+
+def _secondary_row(data, metric: dict) -> dict:
+    """A secondary metric: its Benjamini-Hochberg corrected ranges; it never decides."""
+    names = {v["key"]: v["name"] for v in data["variants"]}
+    states = {"better": "better", "worse": "worse"}
+    variants = [
+        {"key": c["key"], "name": names.get(c["key"], c["key"]), "mean": c["value"]}
+        | _cell({**c["change"], "ok": True}, metric["key"])
+        | {"state": states.get(c["verdict"], "not_yet")}
+        for c in metric["variants"]
+        if c["change"] is not None
+    ]
+    control = metric["variants"][0] if metric["variants"] else {}
+    return _with_bars(
+        {
+            "metric": metric["key"],
+            "label": metric["name"],
+            "kind": "secondary",
+            "direction": metric["direction"],
+            "control_mean": control.get("value"),
+            "threshold": None,
+            "variants": variants,
+        }
+    )
 
 
 def _goal_row(experiment, data, goal, control) -> dict:

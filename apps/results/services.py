@@ -169,18 +169,21 @@ def _setup(experiment: Experiment, arms: list[Arm], previous: dict | None = None
         {keys[int(i)]: w for i, w in p["weights"].items() if int(i) in keys}
         for p in experiment.phases
     )
+    thresholds = experiment.guardrail_thresholds  # percent, e.g. 3
     return Setup(
         goal=experiment.goal_kind,
         direction=experiment.goal_direction,
-        guardrails=tuple(experiment.guardrails),
+        guardrails=tuple(thresholds),
         min_calls=experiment.min_calls_per_arm,
         tuning=experiment.sequential_tuning,
         min_lift=experiment.min_lift,
         calls_per_day=_calls_per_day(experiment, sum(a.calls for a in arms)),
-        guardrail_threshold=experiment.guardrail_threshold,
         phases=phases,
         unit=experiment.unit,
         previous=previous,
+        thresholds={key: percent / 100 for key, percent in thresholds.items()},
+        secondary=tuple(experiment.secondary),
+        metrics=metrics.for_agent(experiment.agent_id),
     )
 
 

@@ -260,7 +260,6 @@ class _State:
             tuning=e.sequential_tuning,
             min_lift=e.min_lift,
             calls_per_day=sum(self.calls.values()) / days,
-            guardrail_threshold=e.guardrail_threshold,
             phases=tuple(self._splits(at)),
             unit=e.unit,
             previous=previous,

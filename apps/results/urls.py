@@ -7,4 +7,5 @@ urlpatterns = [
     path("plan/", views.plan, name="plan"),
     path("<int:pk>/", views.results_panel, name="panel"),
     path("<int:pk>/refresh/", views.results_refresh, name="refresh"),
+    path("<int:pk>/segments/", views.results_segments, name="segments"),
 ]

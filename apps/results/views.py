@@ -3,6 +3,7 @@
 import logging
 
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -11,8 +12,11 @@ from apps.experiments.services import apply_request_declined, apply_request_pend
 from apps.results import selectors
 from apps.results.card import decision_card
 from apps.results.scorecard import scorecard
+from apps.results.segment_table import SegmentError, segment_table
+from apps.results.segments import TITLES, field_names
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
+from apps.stats.scales import metric_kind
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,43 @@ def _panel(request, experiment, snapshot):
             "declined": None if pending else apply_request_declined(experiment),
             "scorecard": scorecard(experiment, data),
             "series": _series(experiment, snapshot),
+            "seg": _segments(
+                experiment, snapshot, request.session.get(f"segment:{experiment.pk}", "")
+            ),
         }
     return render(request, "results/_panel.html", context)
+
+
+def results_segments(request, pk):
+    """The segment picker's table (htmx): the goal per value of ?segment=. The choice is kept
+    in the session, so that the panel, refreshed every 10 s, shows the same table."""
+    experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
+    snapshot = selectors.latest_snapshot(experiment)
+    if snapshot is None and experiment.started_at is not None:
+        snapshot = results_compute_or_record(experiment=experiment)
+    chosen = request.GET.get("segment", "")
+    request.session[f"segment:{experiment.pk}"] = chosen[:100]
+    seg = _segments(experiment, snapshot, chosen)
+    status = 400 if seg.get("error") else 200
+    return render(
+        request, "results/_segments.html", {"experiment": experiment, "seg": seg}, status=status
+    )
+
+
+def _segments(experiment, snapshot, chosen: str) -> dict:
+    """The picker's choices and the chosen segment's table (or why there is none)."""
+    seg = {"chosen": chosen, "choices": TITLES.items(), "fields": [], "table": None}
+    try:
+        key = f"results:fields:{experiment.pk}:{snapshot.pk if snapshot else 0}"
+        seg["fields"] = cache.get_or_set(key, lambda: field_names(experiment), 3600)
+        if snapshot is not None and chosen:
+            seg["table"] = segment_table(experiment, snapshot, chosen)
+    except SegmentError as error:
+        seg["error"] = str(error)
+    except Exception:  # the rest of the panel is shown even if a segment fails
+        log.exception("Segment %r of experiment %s could not be computed", chosen, experiment.pk)
+        seg["error"] = "This segment could not be computed; the engineers' log says why."
+    return seg
 
 
 def _series(experiment, snapshot):
@@ -59,7 +98,7 @@ def _series(experiment, snapshot):
 def plan(request):
     """How many calls the experiment being drafted needs, for the live planner."""
     goal = request.GET.get("goal_kind", "")
-    field = "min_effect_points" if goal == "sentiment" else "min_lift_percent"
+    field = "min_effect_points" if metric_kind(goal) == "score" else "min_lift_percent"
     context = selectors.plan_for_form(
         agent_slug=request.GET.get("agent", ""),
         goal=goal,

@@ -112,3 +112,73 @@ def compare_variants(
         comparison = _compare(method, base, stats, alpha, tuning, level)
         results.append(VariantResult(name, comparison, p, adj, level, alpha, scale))
     return results
+
+
+def bh_adjust(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order.
+
+    Method: Benjamini & Hochberg (1995), "Controlling the false discovery rate", JRSS B 57:
+    sort the m p-values ascending; the adjusted value of the k-th smallest is
+        q_(k) = min_{j >= k} min(1, m p_(j) / j),
+    as R ``p.adjust(p, "BH")`` and ``scipy.stats.false_discovery_control(p, method="bh")``.
+    Rejecting every q < alpha controls the false discovery rate at alpha when the tests are
+    independent or positively dependent (PRDS; Benjamini & Yekutieli 2001), which several
+    metrics of the same calls compared with the same control usually are.
+    """
+    m = len(p_values)
+    if any(not 0.0 <= p <= 1.0 for p in p_values):  # NaN fails both comparisons
+        raise ValueError("p-values must lie between 0 and 1")
+    order = sorted(range(m), key=lambda i: p_values[i], reverse=True)
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank_from_top, i in enumerate(order):
+        rank = m - rank_from_top  # 1-based rank in ascending order
+        running = min(running, m * p_values[i] / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+def bh_interval_alpha(p_values: Sequence[float], alpha: float = 0.05) -> float:
+    """The level of the intervals shown beside Benjamini-Hochberg decisions.
+
+    Method: the false-coverage-rate adjusted intervals of Benjamini & Yekutieli (2005),
+    "False discovery rate-adjusted multiple confidence intervals for selected parameters",
+    JASA 100: with R of the m comparisons selected by BH at ``alpha``, each interval is built
+    at level alpha R / m (alpha / m when none is selected). BH selects comparison i exactly
+    when p_i <= alpha R / m, so an interval excludes 0 exactly when its comparison was
+    selected (assuming, as for the Welch and always-valid intervals here, that the interval
+    at level a excludes 0 iff p < a): the interval never contradicts the decision.
+    """
+    check_alpha(alpha)
+    m = len(p_values)
+    if m == 0:
+        return alpha
+    selected = sum(q < alpha for q in bh_adjust(p_values))
+    return alpha * max(selected, 1) / m
+
+
+def compare_with_fdr(
+    pairs: Sequence[tuple[str, Moments, Moments]],
+    alpha: float = 0.05,
+    method: Method = "sequential",
+    tuning: float = DEFAULT_TUNING,
+) -> list[VariantResult]:
+    """Compare many (name, control, variant) pairs, e.g. several secondary metrics times
+    several variants, with a Benjamini-Hochberg correction across all of them.
+
+    Method: :func:`apps.stats.sequential.sequential` (or fixed-horizon) on the absolute
+    change variant - control; :func:`bh_adjust` on its p-values; every interval redone at
+    :func:`bh_interval_alpha`. Comparisons without enough data enter with p = 1. Assumes
+    valid p-values (always-valid ones stay valid under continuous monitoring) and tests that
+    are independent or positively dependent, as BH needs.
+    """
+    check_alpha(alpha)
+    first = [_compare(method, control, variant, alpha, tuning) for _, control, variant in pairs]
+    raw = [c.absolute.p_value for c in first]
+    adjusted = bh_adjust(raw)
+    level = bh_interval_alpha(raw, alpha)
+    results = []
+    for (name, control, variant), p, q in zip(pairs, raw, adjusted, strict=True):
+        comparison = _compare(method, control, variant, alpha, tuning, level)
+        results.append(VariantResult(name, comparison, p, q, level, alpha, "absolute"))
+    return results

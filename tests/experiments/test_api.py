@@ -84,7 +84,8 @@ def test_field_errors_name_the_field(api, admin_key, agent):
         key=admin_key,
     )
     assert response.status_code == 400
-    assert "kind" in response.json()["details"]["goal"]
+    [message] = response.json()["details"]["goal_kind"]
+    assert "“revenue”" in message and "cost_per_call" in message  # what is allowed instead
     assert not Experiment.objects.exists()
 
 

@@ -2,10 +2,13 @@
 a draft's settings edited, a draft deleted, variants added with an even share or removed, and a
 start that uses the split on screen. Each through one service, from the page and the API."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from apps import metrics
 from apps.audit.models import AuditEntry
 from apps.experiments.models import Experiment, Status, Variant
 from apps.experiments.services import (
@@ -78,7 +81,7 @@ def test_new_experiment_link_preselects_that_agent_by_id_or_slug(as_operator, op
 def test_new_experiment_link_to_an_unknown_agent_opens_the_form_as_usual(as_operator, agent):
     response = as_operator.get(url("new") + "?agent=999999")
     assert response.status_code == 200 and f'<option value="{agent.slug}"' in response.text
-    assert " selected>" not in response.text  # no agent claimed that the link did not name
+    assert f'<option value="{agent.slug}" selected>' not in response.text  # no agent claimed
 
 
 # Limits stated while drafting
@@ -141,18 +144,22 @@ def test_optimize_is_refused_for_a_goal_it_does_not_serve(as_operator, agent):
     form = {**SETTINGS, "agent": agent.slug, "goal_kind": "duration", "optimize": "on"}
     page = as_operator.post(url("new"), form)
     assert page.status_code == 200
-    assert "Optimize works only for conversion and custom goals" in page.text
+    assert "Optimize works only for goals whose calls pass or fail" in page.text
     assert not Experiment.objects.exists()
 
 
-def test_the_optimize_box_shows_only_for_conversion_and_custom_goals(as_operator, agent):
+def test_the_optimize_box_shows_only_for_goals_that_pass_or_fail(as_operator, agent):
     page = as_operator.get(url("new")).text
-    assert '<div class="checkbox-field" data-show-for="conversion custom">' in page
+    assert '<div class="checkbox-field" data-show-when="optimizable">' in page
+    # each goal says whether optimize serves it, from the registry's `optimizable`
+    for key, metric in metrics.for_agent(agent.pk).items():
+        flag = "yes" if metric.optimizable else "no"
+        assert re.search(rf'value="{key}"[^>]*data-optimizable="{flag}"', page), key
 
 
 def test_draft_update_refuses_optimize_for_sentiment_and_changes_nothing(experiment, operator):
     before = snapshot(experiment)
-    with pytest.raises(ValidationError, match="Optimize mode works for conversion and custom"):
+    with pytest.raises(ValidationError, match="Optimize mode works for goals whose calls pass"):
         experiment_update(
             experiment=experiment,
             user=operator,

@@ -32,7 +32,7 @@ def new_form(agent, **extra):
         "name": "Shorter greeting",
         "description": "Faster.",
         "goal_kind": "conversion",
-        "goal_direction": "lower",
+        "goal_direction": "",
         "guardrails": ["transfer_rate"],
         "unit": "caller",
         "min_lift_percent": "10",

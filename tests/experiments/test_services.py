@@ -38,7 +38,8 @@ def test_create_makes_the_control_from_the_current_prompt(agent, operator):
     assert (control.key, control.is_control, control.weight) == ("control", True, 100)
     assert control.prompt_version == agent.current_version
     assert experiment.status == Status.DRAFT
-    assert experiment.guardrails == ["transfer_rate"]
+    assert experiment.guardrails == [{"metric": "transfer_rate", "threshold_percent": 3.0}]
+    assert experiment.secondary == []
     assert len(experiment.salt) == 16
     assert AuditEntry.objects.filter(action="experiment.create").count() == 1
 
@@ -57,8 +58,7 @@ def test_create_defaults_duration_goals_to_shorter_is_better(agent, operator):
     [
         ({"goal_kind": "revenue"}, "Pick a goal"),
         ({"goal_kind": "custom"}, "Describe what a good call looks like"),
-        ({"goal_kind": "conversion", "goal_direction": "lower"}, "Only a duration goal"),
-        ({"goal_kind": "duration", "goal_direction": "sideways"}, "shorter or longer"),
+        ({"goal_kind": "duration", "goal_direction": "sideways"}, "higher or lower is better"),
         ({"goal_kind": "conversion", "unit": "household"}, "Choose “caller”"),
         ({"goal_kind": "conversion", "guardrails": ["mood"]}, "Unknown guardrail"),
         ({"goal_kind": "conversion", "min_lift": 0}, "above 0%"),

@@ -76,9 +76,9 @@ def test_fresh_results_need_an_admin_key_for_the_agent(api, router_key, experime
     assert experiment.snapshots.count() == 0
 
 
-def test_fresh_is_documented_in_the_schema():
+def test_fresh_and_segment_are_documented_in_the_schema():
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     get = schema["paths"]["/api/v1/experiments/{id}/results"]["get"]
-    assert [p["name"] for p in get["parameters"] if p["in"] == "query"] == ["fresh"]
+    assert [p["name"] for p in get["parameters"] if p["in"] == "query"] == ["fresh", "segment"]

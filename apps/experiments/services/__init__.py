@@ -6,7 +6,6 @@ a person can read and, because each runs in one transaction, writes nothing when
 """
 
 from apps.experiments.services.drafts import (
-    OPTIMIZE_GOALS,
     even_weights,
     experiment_delete,
     experiment_start_with_weights,
@@ -37,7 +36,6 @@ from apps.experiments.services.variants import (
 )
 
 __all__ = [
-    "OPTIMIZE_GOALS",
     "VARIANT_KEYS",
     "apply_request_create",
     "apply_request_decline",

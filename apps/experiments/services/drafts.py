@@ -13,16 +13,15 @@ from apps.audit.services import audit_record
 from apps.experiments.models import Experiment, Status, Unit, Variant
 from apps.experiments.services.common import _locked, _require_status
 from apps.experiments.services.lifecycle import (
+    _clean_choices,
     _clean_description,
-    _clean_goal,
-    _clean_guardrails,
+    _clean_optimize,
     experiment_start,
 )
 from apps.experiments.services.traffic import weights_set
 from apps.experiments.services.variants import variant_fork
-from apps.metrics import METRICS
+from apps.metrics import for_agent
 
-OPTIMIZE_GOALS = tuple(m.key for m in METRICS.values() if m.optimizable)  # pass or fail
 SETTINGS = (
     "name",
     "description",
@@ -30,6 +29,7 @@ SETTINGS = (
     "goal_direction",
     "goal_criteria",
     "guardrails",
+    "secondary",
     "unit",
     "min_lift",
     "optimize",
@@ -43,35 +43,19 @@ def even_weights(keys: list[str]) -> dict[str, int]:
     return {key: share + (1 if i >= len(keys) - extra else 0) for i, key in enumerate(keys)}
 
 
-def _clean_settings(
-    *, goal_kind, goal_direction, goal_criteria, guardrails, unit, min_lift, optimize
-) -> dict:
-    direction, criteria = _clean_goal(goal_kind, goal_direction, goal_criteria)
+def _clean_settings(*, agent_id, unit, min_lift, optimize, **choices) -> dict:
+    cleaned = _clean_choices(agent_id=agent_id, **choices)
     if unit not in Unit.values:
         raise ValidationError(
             {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
         )
-    if optimize and goal_kind not in OPTIMIZE_GOALS:
-        raise ValidationError(
-            {
-                "optimize": "Optimize mode works for conversion and custom goals, whose calls "
-                "pass or fail; use a fixed split for this goal."
-            }
-        )
+    optimize = _clean_optimize(for_agent(agent_id), cleaned["goal_kind"], optimize)
     number = isinstance(min_lift, int | float) and not isinstance(min_lift, bool)
     if not number or not 0 < min_lift <= 10:
         raise ValidationError(
             {"min_lift": "The smallest lift worth detecting must be above 0%, e.g. 5%."}
         )
-    return {
-        "goal_kind": goal_kind,
-        "goal_direction": direction,
-        "goal_criteria": criteria,
-        "guardrails": _clean_guardrails(guardrails),
-        "unit": unit,
-        "min_lift": float(min_lift),
-        "optimize": bool(optimize),
-    }
+    return {**cleaned, "unit": unit, "min_lift": float(min_lift), "optimize": optimize}
 
 
 @transaction.atomic
@@ -84,24 +68,28 @@ def experiment_update(
     description: str = "",
     goal_direction: str = "",
     goal_criteria: str = "",
-    guardrails: list[str] | None = None,
+    guardrails: list | None = None,
+    secondary: list[str] | None = None,
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
 ) -> Experiment:
-    """Change a draft's settings: name, hypothesis, goal, guardrails, unit, smallest lift and
-    optimize mode. Its agent stays: the control is that agent's prompt. Only what changed is
-    audited; saving unchanged settings records nothing."""
+    """Change a draft's settings: name, hypothesis, goal, guardrails (with their thresholds),
+    secondary metrics, unit, smallest lift and optimize mode. Its agent stays: the control is
+    that agent's prompt. Only what changed is audited; saving unchanged settings records
+    nothing."""
     experiment = _locked(experiment)
     _require_status(experiment, {Status.DRAFT}, "its settings can change")
     values = {
         "name": (name or "").strip(),
         "description": _clean_description(description),
         **_clean_settings(
+            agent_id=experiment.agent_id,
             goal_kind=goal_kind,
             goal_direction=goal_direction,
             goal_criteria=goal_criteria,
             guardrails=guardrails,
+            secondary=secondary,
             unit=unit,
             min_lift=min_lift,
             optimize=optimize,

@@ -8,8 +8,8 @@ from apps.agents.models import Agent
 from apps.agents.services import agent_lock
 from apps.assignments import bucketing
 from apps.audit.services import audit_record, person
+from apps.experiments.goals import clean_goal, clean_guardrails, clean_secondary
 from apps.experiments.models import (
-    Direction,
     Experiment,
     GoalKind,
     Status,
@@ -19,10 +19,9 @@ from apps.experiments.models import (
 from apps.experiments.selectors import variant_verdict
 from apps.experiments.services.common import _locked, _require_status, phase_record
 from apps.experiments.services.requests import apply_requests_close
-from apps.metrics import METRICS, guardrail_keys
+from apps.metrics import for_agent
 from config.celery import queue_after_commit
 
-DEFAULT_GUARDRAILS = ["transfer_rate"]
 MAX_APPLY_REASON_CHARS = 2000
 MAX_DESCRIPTION_CHARS = 5000
 
@@ -36,38 +35,30 @@ def _clean_description(description: str) -> str:
     return description
 
 
-def _clean_goal(goal_kind, goal_direction, goal_criteria):
-    if goal_kind not in GoalKind.values:
-        raise ValidationError(
-            {"goal_kind": f"Pick a goal: {', '.join(GoalKind.values)} (got “{goal_kind}”)."}
-        )
-    if goal_kind == GoalKind.DURATION:
-        goal_direction = goal_direction or Direction.LOWER
-        if goal_direction not in Direction.values:
-            raise ValidationError({"goal_direction": "Say whether shorter or longer is better."})
-    elif goal_direction not in ("", Direction.HIGHER):
-        raise ValidationError({"goal_direction": "Only a duration goal can prefer lower values."})
-    else:
-        goal_direction = Direction.HIGHER
-    goal_criteria = (goal_criteria or "").strip()
-    if goal_kind == GoalKind.CUSTOM and not goal_criteria:
-        raise ValidationError(
-            {"goal_criteria": "Describe what a good call looks like; the judge reads this."}
-        )
-    return goal_direction, goal_criteria if goal_kind == GoalKind.CUSTOM else ""
+def _clean_choices(*, agent_id, goal_kind, goal_direction, goal_criteria, guardrails, secondary):
+    """The goal, guardrails and secondary metrics, checked against the agent's metrics."""
+    known = for_agent(agent_id)
+    direction, criteria = clean_goal(known, goal_kind, goal_direction, goal_criteria)
+    guards = clean_guardrails(known, goal_kind, guardrails)
+    return {
+        "goal_kind": goal_kind,
+        "goal_direction": direction,
+        "goal_criteria": criteria,
+        "guardrails": guards,
+        "secondary": clean_secondary(known, goal_kind, guards, secondary),
+    }
 
 
-def _clean_guardrails(guardrails):
-    guardrails = DEFAULT_GUARDRAILS if guardrails is None else list(guardrails)
-    unknown = [g for g in guardrails if g not in guardrail_keys()]
-    if unknown:
+def _clean_optimize(known: dict, goal_kind: str, optimize) -> bool:
+    if optimize and not known[goal_kind].optimizable:
+        names = " and ".join(m.label for m in known.values() if m.optimizable)
         raise ValidationError(
             {
-                "guardrails": f"Unknown guardrail “{unknown[0]}”; choose from "
-                f"{', '.join(guardrail_keys())}."
+                "optimize": f"Optimize mode works for goals whose calls pass or fail ({names}); "
+                "use a fixed split for this goal."
             }
         )
-    return sorted(set(guardrails))
+    return bool(optimize)
 
 
 @transaction.atomic
@@ -80,27 +71,30 @@ def experiment_create(
     description: str = "",
     goal_direction: str = "",
     goal_criteria: str = "",
-    guardrails: list[str] | None = None,
+    guardrails: list | None = None,
+    secondary: list[str] | None = None,
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
 ) -> Experiment:
-    """Draft an experiment; its control is the agent's current prompt, with all the traffic."""
+    """Draft an experiment; its control is the agent's current prompt, with all the traffic.
+    `guardrails` are metric keys (threshold 3%) or {metric, threshold_percent}."""
     agent = agent_lock(agent.pk)
     if agent.current_version_id is None:
         raise ValidationError(f"{agent.name} has no prompt yet; save one before experimenting.")
-    direction, criteria = _clean_goal(goal_kind, goal_direction, goal_criteria)
+    choices = _clean_choices(
+        agent_id=agent.pk,
+        goal_kind=goal_kind,
+        goal_direction=goal_direction,
+        goal_criteria=goal_criteria,
+        guardrails=guardrails,
+        secondary=secondary,
+    )
     if unit not in Unit.values:
         raise ValidationError(
             {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
         )
-    if optimize and not (goal_kind in METRICS and METRICS[goal_kind].optimizable):
-        raise ValidationError(
-            {
-                "optimize": "Optimize mode works for conversion and custom goals, whose calls "
-                "pass or fail; use a fixed split for this goal."
-            }
-        )
+    optimize = _clean_optimize(for_agent(agent.pk), goal_kind, optimize)
     if not isinstance(min_lift, int | float) or not 0 < min_lift <= 10:
         raise ValidationError(
             {"min_lift": "The smallest lift worth detecting must be above 0%, e.g. 5%."}
@@ -109,13 +103,10 @@ def experiment_create(
         agent=agent,
         name=(name or "").strip(),
         description=_clean_description(description),
-        goal_kind=goal_kind,
-        goal_direction=direction,
-        goal_criteria=criteria,
-        guardrails=_clean_guardrails(guardrails),
+        **choices,
         unit=unit,
         min_lift=float(min_lift),
-        optimize=bool(optimize),
+        optimize=optimize,
         created_by=person(user),
     )
     experiment.full_clean(exclude=["winner"])

@@ -126,3 +126,30 @@ def as_of(sentence, experiment):
     if status == "applied":
         sentence = sentence.replace(" Safe to apply.", "")
     return sentence
+
+
+@register.filter
+def guardrail_rows(experiment) -> list[dict]:
+    """Each guardrail's title and what its threshold means in the metric's words."""
+    from apps.experiments.goals import threshold_words
+
+    known = experiment.metrics
+    return [
+        {"title": known[key].title, "words": threshold_words(known[key], percent)}
+        for key, percent in experiment.guardrail_thresholds.items()
+        if key in known
+    ]
+
+
+@register.filter
+def effect_in_points(experiment) -> bool:
+    """True when the goal's smallest change is planned in points (a score on -1..1)."""
+    return metric_kind(experiment.goal_kind) == "score"
+
+
+@register.filter
+def judged_goal(experiment) -> bool:
+    """True when an LLM judge scores the goal (it has a criterion and a judge section)."""
+    from apps.experiments.models import GoalKind
+
+    return experiment.goal_kind == GoalKind.CUSTOM

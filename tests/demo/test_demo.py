@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 
-from apps.calls.management import conversations
-from apps.calls.management.commands import simulate_traffic
 from apps.calls.models import Call
+from apps.demo import conversations
+from apps.demo.management.commands import simulate_traffic
 from apps.experiments.models import Experiment
 from apps.judging.models import Judgement
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 # What each agent's calls talk about, and what they never do: another agent's business.
 OWN_WORDS = {
@@ -225,3 +225,19 @@ def test_simulated_reports_are_accepted_with_every_run_field():
     parsed, _ = parse_reports(json.dumps(reports).encode())
     assert all(p.cost_usd is not None and p.ended_by for p in parsed)
     assert {p.ended_by for p in parsed} >= {"agent", "caller"}
+
+
+def test_demo_callers_come_from_real_countries_and_report_post_call_fields(demo):
+    """The demo gives the country segment and the agent's metrics page something to show:
+    callers from the US, Canada and the UK, and a yes/no, a number and a text field."""
+    from apps.results.countries import region_of
+
+    regions = {
+        region_of(call.caller[:5] if call.caller.startswith("+1") else call.caller[:4])
+        for call in demo.calls
+    }
+    assert {"US", "CA", "GB"} <= regions
+    for call in demo.calls:
+        assert call.fields["booked_visit"] is bool(call.converted), call.call_id
+        assert call.fields["satisfaction"] in range(1, 6)
+        assert call.fields["language"] in ("en", "es", "fr")

@@ -20,7 +20,14 @@ from switchboard_client import Client, SwitchboardError, SwitchboardUnavailable
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.agents.models import Agent
-from apps.calls.management.conversations import caller_name, how_it_ran, script_for, timed
+from apps.demo.conversations import (
+    caller_name,
+    caller_number,
+    how_it_ran,
+    post_call_fields,
+    script_for,
+    timed,
+)
 from apps.experiments.models import Status
 
 EFFECT = re.compile(r"(?P<key>[a-z0-9_-]+)=(?P<lift>[+-]?(\d+\.?\d*|\.\d+))")
@@ -170,7 +177,12 @@ def _key(given: str | None):
 
 
 def _callers(rng: random.Random, count: int) -> list[str]:
-    return [f"+1555{number:07d}" for number in rng.sample(range(10_000_000), count)]
+    """`count` distinct made-up numbers: from a few cities (`caller_number`) while they last,
+    then from the US's 555 range."""
+    callers = {caller_number(rng) for _ in range(min(count, 2_000))}
+    while len(callers) < count:
+        callers.add(f"+1555{rng.randrange(10_000_000):07d}")
+    return list(callers)[:count]
 
 
 def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool):
@@ -189,7 +201,7 @@ def _assign(client: Client, slug: str, caller: str, call_id: str, patient: bool)
 
 def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dict:
     """A plausible report: converted with probability `rate`, a conversation in the agent's
-    own words that ends the way the outcome says (apps.calls.management.conversations), a
+    own words that ends the way the outcome says (apps.demo.conversations), a
     mood that leans the same way."""
     script = script_for(assignment.agent)
     call = script(
@@ -213,7 +225,11 @@ def _call(rng: random.Random, assignment, caller, call_id, rate, started) -> dic
         "transferred": call["transferred"],
         "completed": call["completed"],
         "transcript": transcript,
-        "fields": {"simulated": True, "fallback": assignment.fallback},
+        "fields": {
+            "simulated": True,
+            "fallback": assignment.fallback,
+            **post_call_fields(rng, call),
+        },
         **how_it_ran(rng, transcript, seconds, call),
     }
 

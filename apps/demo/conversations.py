@@ -27,6 +27,34 @@ NAMES = [
 WORDS_PER_SECOND = 2.6  # a calm speaking pace
 
 
+# Where demo callers call from: area codes of a few North American and British cities, with
+# the 555 exchange (long kept for films and directory help) and Ofcom's drama range 020 7946
+# 0xxx, so the country segment has something to show.
+AREAS = [("+1212555", 0.35), ("+1415555", 0.25), ("+1312555", 0.15), ("+1416555", 0.15)]
+UK = "+44207946"
+
+
+def caller_number(rng: random.Random) -> str:
+    """A made-up phone number in E.164: mostly US, some Canadian, a few British."""
+    draw = rng.random()
+    for prefix, share in AREAS:
+        if draw < share:
+            return f"{prefix}{rng.randint(0, 9999):04d}"
+        draw -= share
+    return f"{UK}0{rng.randint(0, 999):03d}"
+
+
+def post_call_fields(rng: random.Random, call: dict) -> dict:
+    """What a router's post-call analysis adds: a yes/no, a number and a text field, so the
+    agent's metrics page can offer them as metrics and the results can be split by them."""
+    stars = 4 if call["converted"] else 3 if call["completed"] else 2
+    return {
+        "booked_visit": bool(call["converted"]),
+        "satisfaction": max(1, min(5, stars + rng.choice([-1, 0, 0, 1]))),
+        "language": rng.choices(["en", "es", "fr"], weights=[8, 3, 1])[0],
+    }
+
+
 def caller_name(caller: str) -> str:
     """The same name for the same phone number, on every call."""
     return NAMES[sum(map(ord, caller)) % len(NAMES)]

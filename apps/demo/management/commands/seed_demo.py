@@ -1,4 +1,6 @@
-"""Fill an empty Switchboard with demo people, agents, experiments and calls."""
+"""Fill an empty Switchboard with demo people, agents, experiments and calls.
+
+In apps.demo, at the top of the import graph: it seeds every layer, the judge included."""
 
 import random
 from datetime import timedelta
@@ -12,8 +14,15 @@ from apps.accounts.roles import user_set_role
 from apps.agents.models import Agent
 from apps.agents.services import agent_create, agent_prompt_update
 from apps.audit.models import AuditEntry
-from apps.calls.management.conversations import caller_name, how_it_ran, script_for, timed
 from apps.calls.models import Call
+from apps.demo.conversations import (
+    caller_name,
+    caller_number,
+    how_it_ran,
+    post_call_fields,
+    script_for,
+    timed,
+)
 from apps.experiments.models import Experiment
 from apps.experiments.services import (
     experiment_create,
@@ -22,6 +31,9 @@ from apps.experiments.services import (
     variant_fork,
     weights_set,
 )
+from apps.judging.models import Judgement
+from apps.judging.prompt import JUDGE_PROMPT_VERSION
+from apps.judging.services import criterion_current
 
 DEMO_PASSWORD = "switchboard-demo"
 
@@ -41,7 +53,7 @@ SALES = """You call small-business owners who asked for a quote for Lumen POS. L
 sell, how many tills they run, and when they want to switch. Book a demo if they are interested."""
 SALES_BUDGET = SALES + "\nAsk about their budget and timeline early, without being pushy."
 
-# How many calls the demo makes per agent; README.md says the total (tests/test_demo.py).
+# How many calls the demo makes per agent; README.md says the total (tests/demo/test_demo.py).
 FRONT_DESK_CALLS, SALES_CALLS, COLLECTIONS_CALLS = 800, 400, 300
 JUDGE_REASONS = {
     "pass": "The agent asked about the budget and the timeline politely, and the owner "
@@ -180,14 +192,7 @@ class Command(BaseCommand):
         return draws
 
     def _verdicts(self, experiment, verdicts: list[str]):
-        """Stored judge verdicts, so the custom-goal demo works with no LLM at hand.
-
-        The demo seeds every layer; the judge is the one above calls, hence the late import.
-        """
-        from apps.judging.models import Judgement
-        from apps.judging.prompt import JUDGE_PROMPT_VERSION
-        from apps.judging.services import criterion_current
-
+        """Stored judge verdicts, so the custom-goal demo works with no LLM at hand."""
         experiment.refresh_from_db()  # its judge was set after it was created
         criterion = criterion_current(experiment=experiment)
         calls = experiment.calls.order_by("call_id")
@@ -207,7 +212,7 @@ class Command(BaseCommand):
         """`count` calls of `agent` between `days[0]` and `days[1]` days ago, alternating
         over the variants of `rates` ({variant: conversion rate}; {None: rate} outside an
         experiment), each with a transcript in the agent's own words that matches its
-        outcome (apps.calls.management.conversations)."""
+        outcome (apps.demo.conversations)."""
         rng = random.Random(7)
         now = timezone.now()
         variants = list(rates)
@@ -216,7 +221,7 @@ class Command(BaseCommand):
         calls = []
         for i in range(count):
             variant = variants[i % len(variants)]
-            caller = f"+1555{rng.randint(0, 9_999_999):07d}"
+            caller = caller_number(rng)
             extra = {"judged": judged[i]} if judged else {}
             call = script(
                 rng,
@@ -242,6 +247,7 @@ class Command(BaseCommand):
                     transferred=call["transferred"],
                     completed=call["completed"],
                     transcript=transcript,
+                    fields=post_call_fields(rng, call),
                     **how_it_ran(rng, transcript, seconds, call),
                 )
             )
