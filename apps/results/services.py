@@ -152,12 +152,15 @@ def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
 
 def _history(experiment: Experiment) -> dict | None:
     """The goal's caller history per variant id and phase, when CUPED applies to it."""
+    metric = metrics.for_agent(experiment.agent_id).get(experiment.goal_kind)
+    if metric is None or metric.kind == "quantile":  # a percentile has no per-caller mean
+        return None
     if not cuped.applies(unit=experiment.unit, goal=experiment.goal_kind):
         return None
     return cuped.covariates(
         experiment.id,
         agent_id=experiment.agent_id,
-        metric=metrics.for_agent(experiment.agent_id)[experiment.goal_kind],
+        metric=metric,
         phase_starts=experiment.phase_starts,
         cap=experiment.cap_duration,
     )
