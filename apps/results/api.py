@@ -186,7 +186,10 @@ class _MetricVariant(serializers.Serializer):
 class _Metric(serializers.Serializer):
     key = serializers.CharField(help_text="The metric's key in the registry (apps/metrics).")
     name = serializers.CharField(help_text="Its name for people.")
-    role = serializers.CharField(help_text="goal or guardrail.")
+    role = serializers.CharField(
+        help_text="goal, guardrail or secondary (secondary metrics are corrected by "
+        "Benjamini-Hochberg across them and never decide the verdict)."
+    )
     unit = serializers.CharField(
         help_text="How its change is written: rate (percentage points), score (points on "
         "-1..1), seconds, ms, usd or count (per call)."

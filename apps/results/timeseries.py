@@ -21,11 +21,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from apps import metrics
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
 from apps.judging.services import criterion_current
+from apps.metrics import Metric
 from apps.results.aggregation import (
     JUDGED,
-    METRICS,
     NOT_JUDGED,
     VALID_DURATION,
     ArmData,
@@ -44,6 +45,9 @@ MAX_BUCKETS = 200
 MIN_UNITS_DRAWN = 30
 STEPS = (("hour", 3600), ("day", 86_400), ("week", 7 * 86_400))
 CACHE_SECONDS = 60
+NO_PERCENTILE_CHARTS = (
+    "No chart by call date for a percentile goal: the table above gives it over all calls so far."
+)
 ZERO = RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
@@ -62,13 +66,13 @@ def _bucket_sql(step: int) -> str:
     return f"CAST((julianday(c.started_at) - 2440587.5) * 86400 / {step} AS INTEGER)"
 
 
-def series_sql(*, unit: str, goal: str, step: int, judged: bool, phases: int) -> str:
+def series_sql(*, unit: str, goal: Metric, step: int, judged: bool, phases: int) -> str:
     """Parameters, in order: the phase boundaries (latest first), then in caller mode the
     experiment id and the judge's three (when `judged`), in call mode the judge's three and
     the experiment id. The calls become units as the results make them
     (aggregation.unit_rows)."""
-    values, weight = (sql.replace("DURATION", VALID_DURATION) for sql in unit_sums(METRICS[goal]))
-    calls, where, unit_column, at = unit_rows(unit)
+    values, weight = (sql.replace("DURATION", VALID_DURATION) for sql in unit_sums(goal))
+    calls, where, unit_column, at = unit_rows(unit, (goal,))
     window = "PARTITION BY variant_id, phase, unit ORDER BY bucket"
     return f"""
         WITH per AS (
@@ -102,7 +106,7 @@ def increments(experiment, step: int) -> list[tuple]:
     judge = _judge(experiment)
     sql = series_sql(
         unit=experiment.unit,
-        goal=experiment.goal_kind,
+        goal=metrics.for_agent(experiment.agent_id)[experiment.goal_kind],
         step=step,
         judged=judge is not None,
         phases=len(starts),
@@ -155,6 +159,11 @@ def compute_series(experiment, previous: dict | None = None, now: datetime | Non
     variants = list(experiment.variants.order_by("-is_control", "key"))
     if experiment.started_at is None or not variants:
         return {"points": [], "variants": [], "markers": []}
+    goal = metrics.for_agent(experiment.agent_id).get(experiment.goal_kind)
+    if goal is None or goal.kind == "quantile":
+        # A percentile of all calls so far cannot be built from per-period sums, and drawing
+        # their mean instead would show a number the table above does not.
+        return {"points": [], "variants": [], "markers": [], "note": NO_PERCENTILE_CHARTS}
     end = experiment.stopped_at or now or timezone.now()
     name, step = choose_step(experiment.started_at, end)
     rows = increments(experiment, step)
@@ -175,6 +184,7 @@ def compute_series(experiment, previous: dict | None = None, now: datetime | Non
         points.append(_point(at, data, experiment.min_calls_per_arm))
     return {
         "goal": experiment.goal_kind,
+        "scale": goal.scale,
         "unit": experiment.unit,
         "step": name,
         "points": points,
@@ -263,4 +273,5 @@ class _State:
             phases=tuple(self._splits(at)),
             unit=e.unit,
             previous=previous,
+            metrics=metrics.for_agent(e.agent_id),
         )

@@ -5,7 +5,6 @@
 // 10 s; a chart is redrawn only when its data changed, so it does not flicker.
 (function () {
   const colors = ["#5d6676", "#2f5bd3", "#c2410c", "#15803d", "#7c3aed", "#b45309"];
-  const rateGoals = ["conversion", "custom"];
 
   function read(id) {
     const el = document.getElementById(id);
@@ -14,16 +13,24 @@
 
   // A value of the goal as people read it, and a change on the goal's own scale
   // (apps/stats/scales.py): rates in percentage points, sentiment in points, duration in s.
-  function value(goal) {
-    if (rateGoals.includes(goal)) return (v) => (v * 100).toFixed(1) + "%";
-    if (goal === "sentiment") return (v) => (v > 0 ? "+" : "") + v.toFixed(2);
-    return (v) => Math.round(v) + " s";
+  // The goal's scale comes with the series (apps/stats/scales.py: rate, score, seconds, ms,
+  // usd or count), so any metric of the registry is written in its own unit.
+  const units = {
+    rate: [(v) => (v * 100).toFixed(1) + "%", (v) => (v * 100).toFixed(1) + " pts"],
+    score: [(v) => v.toFixed(2), (v) => v.toFixed(2) + " pts"],
+    seconds: [(v) => Math.round(v) + " s", (v) => Math.round(v) + " s"],
+    ms: [(v) => Math.round(v) + " ms", (v) => Math.round(v) + " ms"],
+    usd: [(v) => "$" + v.toFixed(3), (v) => "$" + v.toFixed(3)],
+    count: [(v) => v.toFixed(1), (v) => v.toFixed(1)],
+  };
+  const sign = (v) => (v > 0 ? "+" : v < 0 ? "−" : "");
+  function value(scale) {
+    const fmt = (units[scale] || units.count)[0];
+    return scale === "score" ? (v) => (v > 0 ? "+" : "") + fmt(v) : fmt;
   }
-  function change(goal) {
-    const sign = (v) => (v > 0 ? "+" : "");
-    if (rateGoals.includes(goal)) return (v) => sign(v) + (v * 100).toFixed(1) + " pts";
-    if (goal === "sentiment") return (v) => sign(v) + v.toFixed(2) + " pts";
-    return (v) => sign(v) + Math.round(v) + " s";
+  function change(scale) {
+    const fmt = (units[scale] || units.count)[1];
+    return (v) => sign(v) + fmt(Math.abs(v));
   }
 
   function labels(series) {
@@ -82,7 +89,7 @@
   }
 
   function timeline(canvas, series) {
-    const goal = series.goal, fmt = value(goal);
+    const fmt = value(series.scale);
     const datasets = series.variants.map((v, i) => ({
       label: v.name,
       data: series.points.map((p) => p.mean[v.key]),
@@ -95,7 +102,7 @@
   }
 
   function lift(canvas, series) {
-    const goal = series.goal, fmt = change(goal);
+    const fmt = change(series.scale);
     const datasets = [];
     series.variants.forEach((v, i) => {
       if (v.is_control) return;
