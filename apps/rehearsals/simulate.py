@@ -83,34 +83,39 @@ def converse(
     transcript = Transcript()
     replay = list(caller.replay_turns)
     try:
-        while len(transcript.turns) < max_turns:
-            _say(transcript, "agent", _agent_reply(agent, system_prompt, transcript))
-            if len(transcript.turns) >= max_turns:
-                break
-            text, ended = _caller_turn(caller, caller_side, replay, transcript)
-            if text:
-                _say(transcript, "caller", text)
-            if ended:
-                transcript.ended_by = "caller"
-                break
+        with httpx.Client() as http:  # one connection pool (and TLS setup) per conversation
+            _play(http, agent, system_prompt, caller, caller_side, max_turns, transcript, replay)
     except JudgeError as error:
         raise SimulationFailed(error, transcript) from error
     return transcript
+
+
+def _play(http, agent, system_prompt, caller, caller_side, max_turns, transcript, replay):
+    while len(transcript.turns) < max_turns:
+        _say(transcript, "agent", _agent_reply(http, agent, system_prompt, transcript))
+        if len(transcript.turns) >= max_turns:
+            return
+        text, ended = _caller_turn(http, caller, caller_side, replay, transcript)
+        if text:
+            _say(transcript, "caller", text)
+        if ended:
+            transcript.ended_by = "caller"
+            return
 
 
 def _say(transcript: Transcript, speaker: str, text: str) -> None:
     transcript.turns.append({"speaker": speaker, "text": text})
 
 
-def _agent_reply(agent: Endpoint, system_prompt: str, transcript: Transcript) -> str:
+def _agent_reply(http: httpx.Client, agent: Endpoint, system_prompt: str, transcript: Transcript) -> str:
     roles = {"agent": "assistant", "caller": "user"}
     messages = [{"role": "system", "content": system_prompt}] + _history(transcript, roles)
     if len(messages) == 1:  # the call has just been answered
         messages.append({"role": "user", "content": "(The phone rings; you answer it.)"})
-    return chat(agent, messages, transcript)
+    return chat(http, agent, messages, transcript)
 
 
-def _caller_turn(caller, endpoint, replay, transcript) -> tuple[str, bool]:
+def _caller_turn(http, caller, endpoint, replay, transcript) -> tuple[str, bool]:
     if caller.replay_turns:
         return (replay.pop(0), not replay) if replay else ("", True)
     system = CALLER_SYSTEM.format(
@@ -120,8 +125,8 @@ def _caller_turn(caller, endpoint, replay, transcript) -> tuple[str, bool]:
         marker=END_MARKER,
     )
     roles = {"agent": "user", "caller": "assistant"}
-    text = chat(endpoint, [{"role": "system", "content": system}] + _history(transcript, roles),
-                transcript)
+    messages = [{"role": "system", "content": system}] + _history(transcript, roles)
+    text = chat(http, endpoint, messages, transcript)
     ended = END_MARKER in text
     return " ".join(text.replace(END_MARKER, " ").split()), ended
 
@@ -130,7 +135,9 @@ def _history(transcript: Transcript, roles: dict[str, str]) -> list[dict]:
     return [{"role": roles[t["speaker"]], "content": t["text"]} for t in transcript.turns]
 
 
-def chat(endpoint: Endpoint, messages: list[dict], transcript: Transcript) -> str:
+def chat(
+    http: httpx.Client, endpoint: Endpoint, messages: list[dict], transcript: Transcript
+) -> str:
     """One chat completion's text; its token counts are added to the transcript's."""
     url = endpoint.base_url.rstrip("/") + "/chat/completions"
     body = {"model": endpoint.model, "messages": messages}
@@ -138,7 +145,7 @@ def chat(endpoint: Endpoint, messages: list[dict], transcript: Transcript) -> st
         body["temperature"] = endpoint.temperature
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     try:
-        response = httpx.post(url, json=body, headers=headers, timeout=endpoint.timeout)
+        response = http.post(url, json=body, headers=headers, timeout=endpoint.timeout)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise JudgeRefused(0, f"“{endpoint.base_url}” is not an http(s) address") from error
     except httpx.TimeoutException as error:
