@@ -18,9 +18,7 @@ urlpatterns = [
     path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
     path("agents/<slug:slug>/metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("agents/<slug:slug>/metrics/<slug:key>", metrics.MetricView.as_view(), name="metric"),
-    path(
-        "agents/<slug:slug>/scenarios", rehearsals.ScenariosView.as_view(), name="scenarios"
-    ),
+    path("agents/<slug:slug>/scenarios", rehearsals.ScenariosView.as_view(), name="scenarios"),
     path("evaluations/<int:pk>", rehearsals.EvaluationView.as_view(), name="evaluation"),
     path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),

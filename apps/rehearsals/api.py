@@ -31,7 +31,8 @@ class ScenarioIn(JsonInput):
     max_turns = serializers.IntegerField(required=False, help_text="2 to 60; default 12.")
     checks = CheckSchema(many=True, required=False, help_text="What the agent must do.")
     replay_turns = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=serializers.CharField(),
+        required=False,
         help_text="Caller turns played verbatim; empty = a model plays the persona.",
     )
 
@@ -45,19 +46,28 @@ class ScenarioOut(serializers.Serializer):
     max_turns = serializers.IntegerField()
     checks = serializers.ListField(child=serializers.DictField())
     replay_turns = serializers.ListField(child=serializers.CharField())
-    source_call = serializers.CharField(source="source_call.call_id", allow_null=True,
-                                        default=None, help_text="The call it replays.")
+    source_call = serializers.CharField(
+        source="source_call.call_id",
+        allow_null=True,
+        default=None,
+        help_text="The call it replays.",
+    )
 
 
 class ScenariosView(APIView):
-    @extend_schema(operation_id="list_scenarios", responses=ScenarioOut(many=True),
-                   tags=["Rehearsals"])
+    @extend_schema(
+        operation_id="list_scenarios", responses=ScenarioOut(many=True), tags=["Rehearsals"]
+    )
     def get(self, request, slug):
         scenarios = _agent(request, slug).scenarios.select_related("source_call")
         return Response(ScenarioOut(scenarios, many=True).data)
 
-    @extend_schema(operation_id="create_scenario", request=ScenarioIn,
-                   responses={201: ScenarioOut}, tags=["Rehearsals"])
+    @extend_schema(
+        operation_id="create_scenario",
+        request=ScenarioIn,
+        responses={201: ScenarioOut},
+        tags=["Rehearsals"],
+    )
     def post(self, request, slug):
         agent = _agent(request, slug)
         if not isinstance(request.data, dict):
@@ -69,7 +79,7 @@ class ScenariosView(APIView):
 
 class IntervalOut(serializers.Serializer):
     scenarios = serializers.IntegerField(help_text="Scenarios compared on both arms.")
-    mean = serializers.FloatField(allow_null=True, help_text="Variant − control pass share.")
+    mean = serializers.FloatField(allow_null=True, help_text="Variant - control pass share.")
     lower = serializers.FloatField(allow_null=True)
     upper = serializers.FloatField(allow_null=True)
     confidence = serializers.FloatField()
@@ -124,8 +134,7 @@ class EvaluationOut(serializers.Serializer):
 class EvaluationView(APIView):
     @extend_schema(operation_id="get_evaluation", responses=EvaluationOut, tags=["Rehearsals"])
     def get(self, request, pk):
-        evaluations = in_scope(request.auth, Evaluation.objects.select_related("agent"),
-                               "agent_id")
+        evaluations = in_scope(request.auth, Evaluation.objects.select_related("agent"), "agent_id")
         return Response(EvaluationOut(get_object_or_404(evaluations, pk=pk)).data)
 
 

@@ -51,6 +51,11 @@ class Scenario(models.Model):
     def __str__(self):
         return f"{self.agent.name}: {self.name}"
 
+    def save(self, *args, **kwargs):
+        canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False)
+        self.content_sha256 = hashlib.sha256(canonical.encode()).hexdigest()
+        super().save(*args, **kwargs)
+
     def content(self) -> dict:
         """Everything that decides how the scenario plays and is checked (not its name)."""
         return {
@@ -61,11 +66,6 @@ class Scenario(models.Model):
             "checks": self.checks,
             "replay_turns": self.replay_turns,
         }
-
-    def save(self, *args, **kwargs):
-        canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False)
-        self.content_sha256 = hashlib.sha256(canonical.encode()).hexdigest()
-        super().save(*args, **kwargs)
 
 
 class Status(models.TextChoices):

@@ -72,8 +72,9 @@ class EvaluationResults:
 
     def overall_rate(self, arm: str) -> float | None:
         passed = sum(getattr(s, f"{arm}_passed") for s in self.scenarios if s.compared)
-        return pass_share(passed, sum(getattr(s, f"{arm}_played") for s in self.scenarios
-                                      if s.compared))
+        return pass_share(
+            passed, sum(getattr(s, f"{arm}_played") for s in self.scenarios if s.compared)
+        )
 
 
 _PLAIN = {"margin", "gate", "errors", "conversations"}

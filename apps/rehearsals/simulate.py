@@ -107,9 +107,11 @@ def _say(transcript: Transcript, speaker: str, text: str) -> None:
     transcript.turns.append({"speaker": speaker, "text": text})
 
 
-def _agent_reply(http: httpx.Client, agent: Endpoint, system_prompt: str, transcript: Transcript) -> str:
+def _agent_reply(
+    http: httpx.Client, agent: Endpoint, system_prompt: str, transcript: Transcript
+) -> str:
     roles = {"agent": "assistant", "caller": "user"}
-    messages = [{"role": "system", "content": system_prompt}] + _history(transcript, roles)
+    messages = [{"role": "system", "content": system_prompt}, *_history(transcript, roles)]
     if len(messages) == 1:  # the call has just been answered
         messages.append({"role": "user", "content": "(The phone rings; you answer it.)"})
     return chat(http, agent, messages, transcript)
@@ -125,7 +127,7 @@ def _caller_turn(http, caller, endpoint, replay, transcript) -> tuple[str, bool]
         marker=END_MARKER,
     )
     roles = {"agent": "user", "caller": "assistant"}
-    messages = [{"role": "system", "content": system}] + _history(transcript, roles)
+    messages = [{"role": "system", "content": system}, *_history(transcript, roles)]
     text = chat(http, endpoint, messages, transcript)
     ended = END_MARKER in text
     return " ".join(text.replace(END_MARKER, " ").split()), ended

@@ -3,7 +3,7 @@
 Each scenario is played N times on each arm (control and variant). The unit of analysis is
 the scenario, not the play: plays of one scenario share its persona and checks, so they are
 not independent; the share of plays that passed is one number per scenario and arm, and the
-difference variant − control is one paired observation per scenario.
+difference variant - control is one paired observation per scenario.
 
     pass_share(passes, plays)                -> share of plays that passed (None without plays)
     paired_difference(control, variant)      -> PairedInterval: mean difference and t interval
@@ -30,7 +30,7 @@ FEW_SCENARIOS = 10  # below this the sign-flip p-value is worth reading beside t
 
 @dataclass(frozen=True)
 class PairedInterval:
-    """The mean of per-scenario differences (variant − control, shares 0..1) and its range.
+    """The mean of per-scenario differences (variant - control, shares 0..1) and its range.
 
     `lower`/`upper` are None with fewer than two scenarios (no spread can be estimated).
     `sign_flip_p` is the randomisation p-value of "no difference", reported beside the t
@@ -60,16 +60,16 @@ def pass_share(passes: int, plays: int) -> float | None:
 def paired_difference(
     control: Sequence[float], variant: Sequence[float], confidence: float = 0.95
 ) -> PairedInterval:
-    """Mean paired difference d_i = variant_i − control_i over scenarios, with Student's t
+    """Mean paired difference d_i = variant_i - control_i over scenarios, with Student's t
     interval.
 
     Method: the paired t interval (Student 1908; e.g. Wasserman, "All of Statistics" §10.7,
     or scipy.stats.ttest_rel(...).confidence_interval, which gives the same numbers):
 
-        d̄ ± t_{n−1, (1+confidence)/2} · s_d / √n,   s_d = sample standard deviation of d
+        d̄ ± t_{n-1, (1+confidence)/2} · s_d / √n,   s_d = sample standard deviation of d
 
     Assumes scenarios are independent and the mean of d roughly normal; d is bounded in
-    [−1, 1], so the t interval is reasonable from about ten scenarios. With fewer, read
+    [-1, 1], so the t interval is reasonable from about ten scenarios. With fewer, read
     `sign_flip_p` too (see sign_flip_p_value). With every difference equal (s_d = 0) the
     interval is that single value. Needs equal lengths and finite shares in [0, 1].
     """
@@ -101,7 +101,7 @@ def sign_flip_p_value(differences: Sequence[float], *, seed: int = 0) -> float:
 
     Method: Fisher's sign-flip (paired permutation) test (Fisher 1935, "The Design of
     Experiments" §21; Good, "Permutation Tests" 2nd ed. §3.1). Under no difference each
-    scenario's difference is as likely +d as −d; the p-value is the share of the 2^n sign
+    scenario's difference is as likely +d as -d; the p-value is the share of the 2^n sign
     patterns whose |sum| is at least the observed |sum|. Exact up to 16 scenarios, else
     estimated from 20,000 random patterns (seeded, so repeatable), counting the observed one.
     Assumes only that differences are symmetric about 0 under the null — no normality.
@@ -113,8 +113,9 @@ def sign_flip_p_value(differences: Sequence[float], *, seed: int = 0) -> float:
     observed = abs(math.fsum(d)) - 1e-12
     if len(d) <= EXACT_SIGN_FLIP_MAX:
         patterns = product((1, -1), repeat=len(d))
-        hits = sum(abs(math.fsum(s * x for s, x in zip(p, d, strict=True))) >= observed
-                   for p in patterns)
+        hits = sum(
+            abs(math.fsum(s * x for s, x in zip(p, d, strict=True))) >= observed for p in patterns
+        )
         return hits / 2 ** len(d)
     rng = random.Random(seed)
     hits = sum(
@@ -125,8 +126,8 @@ def sign_flip_p_value(differences: Sequence[float], *, seed: int = 0) -> float:
 
 
 def gate(interval: PairedInterval, margin: float) -> str:
-    """"failed" when the variant may be worse than control by more than `margin` (a share,
-    0.05 = 5 points): the lower end of the paired interval is below −margin. Also "failed"
+    """ "failed" when the variant may be worse than control by more than `margin` (a share,
+    0.05 = 5 points): the lower end of the paired interval is below -margin. Also "failed"
     with fewer than two comparable scenarios, where no lower end exists: the gate fails
     closed rather than wave a variant through on no evidence. Otherwise "passed".
 

@@ -169,11 +169,10 @@ def test_no_more_than_the_concurrency_limit_talk_to_the_endpoint_at_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_running_one_evaluation_play_it_once(sim, operator):
-    from apps.agents.services import prompt_version_create
-    from apps.rehearsals.services import evaluation_start
-
     from django.db import transaction
 
+    from apps.agents.services import prompt_version_create
+    from apps.rehearsals.services import evaluation_start
     from config.celery import app
 
     agent = dental_agent(operator)
@@ -183,8 +182,12 @@ def test_two_workers_running_one_evaluation_play_it_once(sim, operator):
     app.conf.task_always_eager = False  # write the outbox row, run it by hand below
     try:
         evaluation = evaluation_start(
-            agent=agent, variant_prompt=variant, variant_config={},
-            control_prompt=agent.current_version, control_config={}, user=operator,
+            agent=agent,
+            variant_prompt=variant,
+            variant_config={},
+            control_prompt=agent.current_version,
+            control_config={},
+            user=operator,
         )
     finally:
         app.conf.task_always_eager = True
@@ -214,8 +217,11 @@ def test_freshness_is_missing_then_current_then_stale(
 
     def freshness(body_sha):
         return evaluation_freshness(
-            agent=agent, variant_sha256=body_sha, variant_config=agent.config,
-            control_sha256=current.sha256, control_config=agent.config,
+            agent=agent,
+            variant_sha256=body_sha,
+            variant_config=agent.config,
+            control_sha256=current.sha256,
+            control_config=agent.config,
         )[0]
 
     assert freshness("0" * 64) == "missing"
@@ -223,3 +229,66 @@ def test_freshness_is_missing_then_current_then_stale(
     assert freshness(evaluation.variant_sha256) == "current"
     assert freshness("0" * 64) == "stale"
     assert Evaluation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"plays": 0}, "plays"),
+        ({"plays": 10**9}, "plays"),
+        ({"margin": float("nan")}, "margin"),
+        ({"margin": -0.1}, "margin"),
+        ({"cost_cap_usd": float("inf")}, "cost_cap_usd"),
+        ({"cost_cap_usd": 0}, "cost_cap_usd"),
+        ({"variant_config": {"temperature": float("nan")}}, "config"),
+        ({"variant_config": {"model": "a\x00b"}}, "config"),
+    ],
+)
+def test_start_refuses_bad_numbers_and_configs_and_queues_nothing(sim, operator, kwargs, said):
+    from django.core.exceptions import ValidationError
+
+    from apps.outbox.models import Message
+    from apps.rehearsals.services import evaluation_start
+
+    agent = dental_agent(operator)
+    args = {
+        "agent": agent,
+        "variant_prompt": agent.current_version,
+        "variant_config": {},
+        "control_prompt": agent.current_version,
+        "control_config": {},
+        "user": operator,
+    }
+    with pytest.raises(ValidationError) as refused:
+        evaluation_start(**{**args, **kwargs})
+    assert said in refused.value.message_dict
+    assert not Evaluation.objects.exists() and not Message.objects.exists()
+
+
+def test_start_refuses_an_agent_without_scenarios_or_endpoint_or_a_foreign_prompt(
+    sim, operator, settings
+):
+    from django.core.exceptions import ValidationError
+
+    from apps.rehearsals.services import evaluation_start
+
+    bare, agent = dental_agent(operator, dates=()), dental_agent(operator)
+
+    def start(on, prompt):
+        return evaluation_start(
+            agent=on,
+            variant_prompt=prompt,
+            variant_config={},
+            control_prompt=prompt,
+            control_config={},
+            user=operator,
+        )
+
+    with pytest.raises(ValidationError, match="no scenarios yet"):
+        start(bare, bare.current_version)
+    with pytest.raises(ValidationError, match="versions of this agent"):
+        start(agent, bare.current_version)
+    settings.SIMULATION_BASE_URL = ""
+    with pytest.raises(ValidationError, match="No simulation endpoint"):
+        start(agent, agent.current_version)
+    assert not Evaluation.objects.exists()

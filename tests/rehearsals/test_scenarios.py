@@ -45,9 +45,10 @@ def test_create_refuses_bad_fields_in_plain_words_and_writes_nothing(agent, chan
     with pytest.raises(ValidationError) as refused:
         scenario_create(agent=agent, data={**BASE, **change})
     assert field in refused.value.message_dict
-    assert not Scenario.objects.exists() and not AuditEntry.objects.filter(
-        action="scenario.create"
-    ).exists()
+    assert (
+        not Scenario.objects.exists()
+        and not AuditEntry.objects.filter(action="scenario.create").exists()
+    )
 
 
 def test_a_name_is_unique_per_agent(agent, operator):
@@ -65,8 +66,12 @@ def test_changing_a_scenarios_content_changes_its_hash_and_is_audited(agent, ope
     assert changed.content_sha256 != before
     scenario_delete(scenario=changed, user=operator)
     actions = list(AuditEntry.objects.values_list("action", flat=True).order_by("id"))
-    assert actions[-4:] == ["scenario.create", "scenario.update", "scenario.update",
-                            "scenario.delete"]
+    assert actions[-4:] == [
+        "scenario.create",
+        "scenario.update",
+        "scenario.update",
+        "scenario.delete",
+    ]
 
 
 def test_a_call_becomes_a_replay_scenario_with_its_experiments_criterion(operator):
@@ -74,16 +79,20 @@ def test_a_call_becomes_a_replay_scenario_with_its_experiments_criterion(operato
     from tests.factories import make_experiment
 
     agent = dental_agent(operator, dates=())
-    experiment = make_experiment(agent=agent, user=operator, goal_kind="custom",
-                                 goal_criteria="The agent confirms the date.")
-    criterion_update(experiment=experiment, text="The agent repeats the date back.",
-                     user=operator)
-    call = CallFactory(agent=agent, experiment=experiment, transcript=[
-        {"speaker": "agent", "text": "Hello?"},
-        {"speaker": "caller", "text": "I need  a cleaning."},
-        {"speaker": "caller", "text": "   "},
-        {"speaker": "caller", "text": "March 3."},
-    ])
+    experiment = make_experiment(
+        agent=agent, user=operator, goal_kind="custom", goal_criteria="The agent confirms the date."
+    )
+    criterion_update(experiment=experiment, text="The agent repeats the date back.", user=operator)
+    call = CallFactory(
+        agent=agent,
+        experiment=experiment,
+        transcript=[
+            {"speaker": "agent", "text": "Hello?"},
+            {"speaker": "caller", "text": "I need  a cleaning."},
+            {"speaker": "caller", "text": "   "},
+            {"speaker": "caller", "text": "March 3."},
+        ],
+    )
     scenario = scenario_from_call(call=call, user=operator)
     assert scenario.replay_turns == ["I need a cleaning.", "March 3."]
     assert "I need a cleaning." in scenario.persona and scenario.facts == {}
@@ -137,9 +146,7 @@ def test_jsonl_round_trips(operator):
         ("[1, 2]", "Line 3: A scenario must be a JSON object."),
     ],
 )
-def test_an_import_with_one_bad_line_saves_nothing_and_names_the_line(
-    agent, second_line, said
-):
+def test_an_import_with_one_bad_line_saves_nothing_and_names_the_line(agent, second_line, said):
     good = json.dumps({"name": "A", "persona": "p", "goal": "g"})
     with pytest.raises(ValidationError) as refused:
         scenarios_import_jsonl(agent=agent, text=f"{good}\n\n{second_line}\n", user="key:ci")

@@ -1,9 +1,9 @@
 """Starting an evaluation, and reading whether one is current for what is compared.
 
-    evaluation_start(...)      validate, write the Evaluation (queued) and its outbox row in
-                               one transaction; the run is queued on Celery after commit
-    evaluation_for(...)        the latest evaluation of exactly these prompts and configs
-    evaluation_freshness(...)  "missing" | "stale" | "current" for a variant and its control
+evaluation_start(...)      validate, write the Evaluation (queued) and its outbox row in
+                           one transaction; the run is queued on Celery after commit
+evaluation_for(...)        the latest evaluation of exactly these prompts and configs
+evaluation_freshness(...)  "missing" | "stale" | "current" for a variant and its control
 """
 
 import math
@@ -29,8 +29,10 @@ def _refuse_bad_numbers(plays, margin, cost_cap_usd) -> None:
         raise ValidationError({"plays": f"Must be a whole number from 1 to {MAX_PLAYS}."})
     if not isinstance(margin, int | float) or not math.isfinite(margin) or not 0 <= margin <= 1:
         raise ValidationError({"margin": "Must be a share from 0 to 1 (0.05 = 5 points)."})
-    if not isinstance(cost_cap_usd, int | float) or not math.isfinite(cost_cap_usd) or not (
-        0 < cost_cap_usd <= MAX_COST_CAP_USD
+    if (
+        not isinstance(cost_cap_usd, int | float)
+        or not math.isfinite(cost_cap_usd)
+        or not (0 < cost_cap_usd <= MAX_COST_CAP_USD)
     ):
         raise ValidationError(
             {"cost_cap_usd": f"Must be more than 0 and at most {MAX_COST_CAP_USD:,.0f} US$."}
@@ -92,7 +94,9 @@ def evaluation_start(
             created_by=person(user),
             created_by_label=str(user or "system")[:200],
         )
-        audit_record(actor=user, action="evaluation.start", obj=evaluation, after=_summary(evaluation))
+        audit_record(
+            actor=user, action="evaluation.start", obj=evaluation, after=_summary(evaluation)
+        )
         queue_after_commit("rehearsals.run", evaluation.pk, what=f"evaluation {evaluation.pk}")
     return evaluation
 
@@ -108,7 +112,11 @@ def _summary(evaluation: Evaluation) -> dict:
 
 
 def evaluation_for(
-    *, agent: Agent, variant_sha256: str, variant_config: dict, control_sha256: str,
+    *,
+    agent: Agent,
+    variant_sha256: str,
+    variant_config: dict,
+    control_sha256: str,
     control_config: dict,
 ) -> Evaluation | None:
     """The latest evaluation that compared exactly these prompts and configurations."""
@@ -125,8 +133,13 @@ def evaluation_for(
 
 
 def evaluation_freshness(
-    *, agent: Agent, variant_sha256: str, variant_config: dict, control_sha256: str,
-    control_config: dict, experiment: Experiment | None = None,
+    *,
+    agent: Agent,
+    variant_sha256: str,
+    variant_config: dict,
+    control_sha256: str,
+    control_config: dict,
+    experiment: Experiment | None = None,
 ) -> tuple[str, Evaluation | None]:
     """("current", e) when an evaluation compared exactly these prompts and configurations;
     ("stale", latest) when the experiment (or, without one, the agent) was evaluated before

@@ -58,8 +58,7 @@ class PlayResult:
 
     @classmethod
     def from_conversation(cls, c: Conversation) -> "PlayResult":
-        return cls(c.transcript, c.outcomes, c.overall, c.failing_turns, c.tokens_in,
-                   c.tokens_out)
+        return cls(c.transcript, c.outcomes, c.overall, c.failing_turns, c.tokens_in, c.tokens_out)
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,17 @@ class ArmSide:
     judge: Endpoint | None
 
     def job(self, scenario: Scenario, play: int) -> Job:
-        return Job(scenario, self.arm, play, self.prompt, self.prompt_sha256, self.config,
-                   self.agent, self.caller_side, self.judge)
+        return Job(
+            scenario,
+            self.arm,
+            play,
+            self.prompt,
+            self.prompt_sha256,
+            self.config,
+            self.agent,
+            self.caller_side,
+            self.judge,
+        )
 
 
 def _temperature(config: dict) -> float | None:
@@ -86,8 +94,8 @@ def _temperature(config: dict) -> float | None:
 
 def _judge(evaluation: Evaluation) -> Endpoint | None:
     experiment = evaluation.experiment
-    base_url, model = experiment.judge if experiment else (
-        settings.JUDGE_BASE_URL, settings.JUDGE_MODEL
+    base_url, model = (
+        experiment.judge if experiment else (settings.JUDGE_BASE_URL, settings.JUDGE_MODEL)
     )
     if not (base_url and model):
         return None
@@ -118,13 +126,23 @@ def play(job: Job) -> PlayResult:
     caller = Caller(scenario.persona, scenario.goal, scenario.facts, tuple(scenario.replay_turns))
     try:
         with simulation_slot():
-            transcript = converse(agent=job.agent, system_prompt=job.prompt, caller=caller,
-                                  caller_side=job.caller_side, max_turns=scenario.max_turns)
+            transcript = converse(
+                agent=job.agent,
+                system_prompt=job.prompt,
+                caller=caller,
+                caller_side=job.caller_side,
+                max_turns=scenario.max_turns,
+            )
     except SimulationFailed as failed:
         said = failed.transcript
-        return PlayResult(said.turns, overall=ERROR, tokens_in=said.tokens_in,
-                          tokens_out=said.tokens_out, error=f"The simulation stopped: {failed}",
-                          refused=isinstance(failed.cause, JudgeRefused))
+        return PlayResult(
+            said.turns,
+            overall=ERROR,
+            tokens_in=said.tokens_in,
+            tokens_out=said.tokens_out,
+            error=f"The simulation stopped: {failed}",
+            refused=isinstance(failed.cause, JudgeRefused),
+        )
     except (NoSlot, redis.RedisError) as error:
         return PlayResult(overall=ERROR, error=f"Not played: {error}")
     return _checked(job, transcript)
@@ -135,8 +153,14 @@ def _checked(job: Job, transcript) -> PlayResult:
     for check in job.scenario.checks:
         result = run_check(check, transcript.turns, job.judge)
         failing.update(result.failing_turns)
-        outcomes.append({"label": check_label(check), "kind": check["kind"],
-                         "outcome": result.outcome, "note": result.note})
+        outcomes.append(
+            {
+                "label": check_label(check),
+                "kind": check["kind"],
+                "outcome": result.outcome,
+                "note": result.note,
+            }
+        )
     return PlayResult(
         transcript=transcript.turns,
         outcomes=outcomes,

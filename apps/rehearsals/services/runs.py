@@ -45,9 +45,7 @@ def _run_lock(evaluation_id: int):
 def evaluation_run(*, evaluation: Evaluation) -> Evaluation:
     """Play what is left of the evaluation and store its results. Safe to call twice."""
     with _run_lock(evaluation.pk) as got:
-        evaluation = Evaluation.objects.select_related("agent", "experiment").get(
-            pk=evaluation.pk
-        )
+        evaluation = Evaluation.objects.select_related("agent", "experiment").get(pk=evaluation.pk)
         if not got or evaluation.status not in (Status.QUEUED, Status.RUNNING):
             return evaluation
         Evaluation.objects.filter(pk=evaluation.pk).update(
@@ -158,7 +156,10 @@ def _finish(evaluation: Evaluation, status: str, error: str) -> Evaluation:
     results = summarise([Played(*row) for row in rows], margin=evaluation.margin)
     gate = results.gate if status == Status.DONE else "failed"
     Evaluation.objects.filter(pk=evaluation.pk).update(
-        status=status, error=error, gate=gate, results=results.to_json(),
+        status=status,
+        error=error,
+        gate=gate,
+        results=results.to_json(),
         finished_at=timezone.now(),
     )
     evaluation.refresh_from_db()

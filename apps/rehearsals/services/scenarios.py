@@ -112,8 +112,9 @@ def _persona(said: list[str]) -> str:
 def _free_name(call: Call) -> str:
     base = f"Replay of call {call.call_id}"[: MAX_NAME - 6]
     taken = set(call.agent.scenarios.filter(name__startswith=base).values_list("name", flat=True))
-    return next(n for i in range(1, 10_000) if (n := base if i == 1 else f"{base} ({i})")
-                not in taken)
+    return next(
+        n for i in range(1, 10_000) if (n := base if i == 1 else f"{base} ({i})") not in taken
+    )
 
 
 def _criterion_checks(call: Call) -> list[dict]:

@@ -38,12 +38,15 @@ def _facts(value) -> dict[str, str]:
     }
 
 
+CHECK_SHAPES = (
+    'Must be {"kind": "judge", "criterion": ...}, {"kind": "fact", "value": ...} '
+    'or {"kind": "forbidden", "text": ...}.'
+)
+
+
 def _check(check, where: str) -> dict:
     if not isinstance(check, dict) or check.get("kind") not in CHECK_FIELDS:
-        raise ValidationError(
-            {where: 'Must be {"kind": "judge", "criterion": ...}, {"kind": "fact", "value": ...} '
-             'or {"kind": "forbidden", "text": ...}.'}
-        )
+        raise ValidationError({where: CHECK_SHAPES})
     field = CHECK_FIELDS[check["kind"]]
     extra = set(check) - {"kind", field}
     if extra:
@@ -68,8 +71,10 @@ def _replay(value) -> list[str]:
 
 
 def _max_turns(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not (
-        MIN_TURNS <= value <= MAX_TURNS
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (MIN_TURNS <= value <= MAX_TURNS)
     ):
         raise ValidationError(
             {"max_turns": f"Must be a whole number from {MIN_TURNS} to {MAX_TURNS}."}
