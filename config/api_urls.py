@@ -6,6 +6,7 @@ from apps.agents import api as agents
 from apps.calls.api import CallsView
 from apps.experiments import api as experiments
 from apps.metrics import api as metrics
+from apps.rehearsals import api as rehearsals
 from apps.results.api import ResultsView
 from config.api import not_found
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
     path("agents/<slug:slug>/metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("agents/<slug:slug>/metrics/<slug:key>", metrics.MetricView.as_view(), name="metric"),
+    path("agents/<slug:slug>/scenarios", rehearsals.ScenariosView.as_view(), name="scenarios"),
+    path("evaluations/<int:pk>", rehearsals.EvaluationView.as_view(), name="evaluation"),
     path("experiments", experiments.ExperimentsView.as_view(), name="experiments"),
     path("experiments/<int:pk>", experiments.ExperimentView.as_view(), name="experiment"),
     path("experiments/<int:pk>/variants", experiments.VariantsView.as_view(), name="variants"),

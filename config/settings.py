@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.reviews",
     "apps.outbox",
     "apps.metrics",
+    "apps.rehearsals",
     "apps.demo",  # last: it imports every app above
 ]
 
@@ -301,6 +302,21 @@ JUDGE_BASE_URL = env_str("JUDGE_BASE_URL")  # e.g. https://api.openai.com/v1
 JUDGE_MODEL = env_str("JUDGE_MODEL")
 JUDGE_API_KEY = env_str("JUDGE_API_KEY")
 JUDGE_TIMEOUT_SECONDS = float(env_str("JUDGE_TIMEOUT_SECONDS", "30"))
+
+# Rehearsals (apps/rehearsals): simulated calls on an OpenAI-compatible endpoint, the judge's
+# by default. Prices turn reported tokens into the cost a run's cap is measured against.
+SIMULATION_BASE_URL = env_str("SIMULATION_BASE_URL") or JUDGE_BASE_URL
+SIMULATION_MODEL = env_str("SIMULATION_MODEL") or JUDGE_MODEL
+SIMULATION_API_KEY = env_str("SIMULATION_API_KEY") or JUDGE_API_KEY
+SIMULATION_TIMEOUT_SECONDS = env_float("SIMULATION_TIMEOUT_SECONDS", JUDGE_TIMEOUT_SECONDS)
+SIMULATION_CALLER_MODEL = env_str("SIMULATION_CALLER_MODEL") or SIMULATION_MODEL
+SIMULATION_CONCURRENCY = env_int("SIMULATION_CONCURRENCY", 4)
+SIMULATION_SLOT_WAIT_SECONDS = env_float("SIMULATION_SLOT_WAIT_SECONDS", 120.0)
+SIMULATION_COST_CAP_USD = env_float("SIMULATION_COST_CAP_USD", 5.0)
+SIMULATION_USD_PER_MILLION_INPUT_TOKENS = env_float("SIMULATION_USD_PER_MILLION_INPUT_TOKENS", 0.15)
+SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS = env_float(
+    "SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS", 0.60
+)
 
 # Where a guardrail's automatic pause is announced (Slack-compatible incoming webhook).
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")

@@ -1,0 +1,186 @@
+"""One simulated phone conversation between the agent under test and a simulated caller.
+
+The agent side is the prompt under test as the system message, the conversation so far as
+the chat (the agent's turns as "assistant", the caller's as "user"), on any OpenAI-compatible
+chat-completions endpoint, with the model and temperature of the configuration under test.
+The caller side is either the replayed turns of a real call, played verbatim whatever the
+agent says, or a second model prompted with the persona, goal and facts that ends the call
+by writing END_MARKER. The agent speaks first (it answers the phone); `max_turns` counts
+both sides' turns.
+
+Every way the endpoint can fail is one of apps.judging.client's errors (JudgeUnavailable for
+a timeout, JudgeBadOutput for a reply that is not a chat completion...), raised as
+SimulationFailed with the transcript so far: the caller records an *error* for that
+conversation, never a fail. No Django here: the caller passes endpoints and timeouts.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import httpx
+
+from apps.judging.client import (
+    JudgeBadOutput,
+    JudgeError,
+    JudgeRefused,
+    JudgeUnavailable,
+    _raise_for_status,
+)
+
+CALLER_PROMPT_VERSION = 1  # bump when CALLER_SYSTEM changes: cached conversations then expire
+END_MARKER = "[END CALL]"
+MAX_REPLY_CHARS = 4000
+CALLER_SYSTEM = """\
+You are playing a person who phoned a business and is talking to its AI phone agent. \
+Stay in character; say only what this caller would say aloud, one short turn at a time.
+
+Who you are: {persona}
+What you want from this call: {goal}
+What you know, and give when asked: {facts}
+
+When your goal is met, or the agent cannot help, say goodbye and end your turn with \
+{marker}."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    model: str
+    api_key: str = ""
+    timeout: float = 30.0
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    persona: str
+    goal: str
+    facts: dict[str, str]
+    replay_turns: tuple[str, ...] = ()
+
+
+@dataclass
+class Transcript:
+    turns: list[dict] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    ended_by: str = "turn limit"
+
+
+class SimulationFailed(Exception):
+    """The conversation could not be played to its end: `cause` is the endpoint's error."""
+
+    def __init__(self, cause: JudgeError, transcript: Transcript):
+        super().__init__(str(cause))
+        self.cause, self.transcript = cause, transcript
+
+
+def converse(
+    *, agent: Endpoint, system_prompt: str, caller: Caller, caller_side: Endpoint, max_turns: int
+) -> Transcript:
+    """Play one conversation to its end: the caller's END_MARKER, the end of the replayed
+    turns, or max_turns turns. Raises SimulationFailed on any endpoint error."""
+    transcript = Transcript()
+    replay = list(caller.replay_turns)
+    try:
+        with httpx.Client() as http:  # one connection pool (and TLS setup) per conversation
+            _play(http, agent, system_prompt, caller, caller_side, max_turns, transcript, replay)
+    except JudgeError as error:
+        raise SimulationFailed(error, transcript) from error
+    return transcript
+
+
+def _play(http, agent, system_prompt, caller, caller_side, max_turns, transcript, replay):
+    while len(transcript.turns) < max_turns:
+        _say(transcript, "agent", _agent_reply(http, agent, system_prompt, transcript))
+        if len(transcript.turns) >= max_turns:
+            return
+        text, ended = _caller_turn(http, caller, caller_side, replay, transcript)
+        if text:
+            _say(transcript, "caller", text)
+        if ended:
+            transcript.ended_by = "caller"
+            return
+
+
+def _say(transcript: Transcript, speaker: str, text: str) -> None:
+    transcript.turns.append({"speaker": speaker, "text": text})
+
+
+def _agent_reply(
+    http: httpx.Client, agent: Endpoint, system_prompt: str, transcript: Transcript
+) -> str:
+    roles = {"agent": "assistant", "caller": "user"}
+    messages = [{"role": "system", "content": system_prompt}, *_history(transcript, roles)]
+    if len(messages) == 1:  # the call has just been answered
+        messages.append({"role": "user", "content": "(The phone rings; you answer it.)"})
+    return chat(http, agent, messages, transcript)
+
+
+def _caller_turn(http, caller, endpoint, replay, transcript) -> tuple[str, bool]:
+    if caller.replay_turns:
+        return (replay.pop(0), not replay) if replay else ("", True)
+    system = CALLER_SYSTEM.format(
+        persona=caller.persona,
+        goal=caller.goal,
+        facts="; ".join(f"{k}: {v}" for k, v in caller.facts.items()) or "nothing in particular",
+        marker=END_MARKER,
+    )
+    roles = {"agent": "user", "caller": "assistant"}
+    messages = [{"role": "system", "content": system}, *_history(transcript, roles)]
+    text = chat(http, endpoint, messages, transcript)
+    ended = END_MARKER in text
+    return " ".join(text.replace(END_MARKER, " ").split()), ended
+
+
+def _history(transcript: Transcript, roles: dict[str, str]) -> list[dict]:
+    return [{"role": roles[t["speaker"]], "content": t["text"]} for t in transcript.turns]
+
+
+def chat(
+    http: httpx.Client, endpoint: Endpoint, messages: list[dict], transcript: Transcript
+) -> str:
+    """One chat completion's text; its token counts are added to the transcript's."""
+    url = endpoint.base_url.rstrip("/") + "/chat/completions"
+    body = {"model": endpoint.model, "messages": messages}
+    if endpoint.temperature is not None:
+        body["temperature"] = endpoint.temperature
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+    try:
+        response = http.post(url, json=body, headers=headers, timeout=endpoint.timeout)
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise JudgeRefused(0, f"“{endpoint.base_url}” is not an http(s) address") from error
+    except httpx.TimeoutException as error:
+        raise JudgeUnavailable(f"no answer within {endpoint.timeout:g} s") from error
+    except httpx.TransportError as error:
+        raise JudgeUnavailable(f"could not reach {url}: {error}") from error
+    _raise_for_status(response)
+    text, tokens_in, tokens_out = _parse(response)
+    transcript.tokens_in += tokens_in
+    transcript.tokens_out += tokens_out
+    return text
+
+
+def _parse(response: httpx.Response) -> tuple[str, int, int]:
+    try:
+        data = response.json()
+        content = data["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise JudgeBadOutput(response.text) from None
+    if not isinstance(content, str) or not content.strip() or "\x00" in content:
+        raise JudgeBadOutput(repr(content))
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    return (
+        " ".join(content.split())[:MAX_REPLY_CHARS],
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+    )
+
+
+def _count(value) -> int:
+    """A token count an endpoint reported; anything else (missing, negative, NaN, huge) is 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not math.isfinite(value) or not 0 <= value <= 10_000_000:
+        return 0
+    return int(value)

@@ -1,0 +1,18 @@
+"""`rehearsals.run`: a thin entry point that loads an evaluation and runs it.
+
+Queued through the outbox (at least once): evaluation_run is idempotent and resumes a run
+a lost worker left half done.
+"""
+
+from celery import shared_task
+
+from apps.rehearsals.models import Evaluation
+from apps.rehearsals.services import evaluation_run
+
+
+@shared_task(name="rehearsals.run", reject_on_worker_lost=True)
+def run(evaluation_id: int) -> str | None:
+    evaluation = Evaluation.objects.filter(pk=evaluation_id).first()
+    if evaluation is None:  # deleted with its agent before the worker got to it
+        return None
+    return evaluation_run(evaluation=evaluation).status
