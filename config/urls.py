@@ -122,6 +122,7 @@ urlpatterns = [
     path("results/", include("apps.results.urls")),
     path("judging/", include("apps.judging.urls")),
     path("reviews/", include("apps.reviews.urls")),
+    path("rehearsals/", include("apps.rehearsals.urls")),
     path("audit/", include("apps.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("config.api_urls", "api"))),
