@@ -70,14 +70,25 @@ def gate_words(evaluation: Evaluation, results: EvaluationResults | None) -> Gat
     )
 
 
+def shown_range(results: EvaluationResults) -> tuple[float | None, float | None]:
+    """The interval as people read it: cut to -1..+1 (-100 to +100 points), the only values
+    a difference of two pass shares can take. With few scenarios the t interval reaches
+    past them; cutting it there keeps at least its coverage and changes no gate (the margin
+    is inside). The stored results keep the interval as computed."""
+    interval = results.interval
+    low = None if interval.lower is None else max(interval.lower, -1.0)
+    high = None if interval.upper is None else min(interval.upper, 1.0)
+    return low, high
+
+
 def _difference(results: EvaluationResults) -> str:
     interval = results.interval
+    low, high = shown_range(results)
     return (
         f"Across {interval.scenarios} scenarios the variant passed "
         f"{percent(results.overall_rate('variant'))} of its plays and the control "
         f"{percent(results.overall_rate('control'))}: a difference of "
-        f"{points(interval.mean)} points (95% range {points(interval.lower)} to "
-        f"{points(interval.upper)})."
+        f"{points(interval.mean)} points (95% range {points(low)} to {points(high)})."
     )
 
 
@@ -85,11 +96,12 @@ def figures(evaluation: Evaluation, results: EvaluationResults | None) -> dict[s
     """The numbers of the page, written for people: overall pass rates, the difference and
     its range in points, the margin."""
     interval = results.interval if results else None
+    low, high = shown_range(results) if results else (None, None)
     return {
         "control": percent(results.overall_rate("control")) if results else "—",
         "variant": percent(results.overall_rate("variant")) if results else "—",
         "difference": points(interval.mean if interval else None),
-        "low": points(interval.lower if interval else None),
-        "high": points(interval.upper if interval else None),
+        "low": points(low),
+        "high": points(high),
         "margin": points(evaluation.margin, sign=False),
     }

@@ -11,7 +11,7 @@ from scipy import stats as sps
 from apps.agents.services import prompt_version_create
 from apps.audit.models import AuditEntry
 from apps.rehearsals.models import Evaluation, Scenario
-from apps.rehearsals.sentences import points
+from apps.rehearsals.sentences import MINUS, points
 from apps.rehearsals.services import scenario_create
 from tests.factories import CallFactory
 from tests.rehearsals.helpers import ALSO_GOOD, DATES, FORGETFUL, GOOD, dental_agent, evaluate
@@ -404,7 +404,13 @@ def test_the_range_on_the_page_is_scipys_paired_interval(
     ci = sps.ttest_rel(shares["variant"], shares["control"]).confidence_interval(0.95)
     client.force_login(viewer)
     said = text(page(client, f"/rehearsals/evaluations/{evaluation.pk}/"))
-    assert f"95% range {points(ci.low)} to {points(ci.high)}" in said
+    mean = (sum(shares["variant"]) - sum(shares["control"])) / len(DATES)
+    assert f"a difference of {points(mean)} points" in said
+    # Three scenarios: scipy's interval (-1.77, +1.10) reaches past what a difference of two
+    # shares can be; the page cuts it at -100 and +100 points.
+    assert ci.low < -1 and ci.high > 1
+    assert f"95% range {points(max(ci.low, -1))} to {points(min(ci.high, 1))}" in said
+    assert f"95% range {MINUS}100 to +100" in said
 
 
 def test_a_good_variant_reads_passed(
