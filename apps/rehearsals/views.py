@@ -16,7 +16,8 @@ from apps.calls.models import Call
 from apps.rehearsals import selectors, services
 from apps.rehearsals.forms import CHECK_KINDS, ScenarioRows
 from apps.rehearsals.models import Evaluation, Scenario
-from apps.rehearsals.sentences import figures, gate_words
+from apps.rehearsals.sentences import figures, gate_words, points
+from apps.rehearsals.services.evaluations import DEFAULT_MARGIN
 from apps.rehearsals.services.scenarios import MAX_IMPORT_BYTES
 
 WRITE = "agents.change_agent"
@@ -36,6 +37,7 @@ def scenario_list(request, slug):
         "versions": versions,
         "default_variant": versions[0] if versions else None,
         "default_control": agent.current_version,
+        "margin": points(DEFAULT_MARGIN, sign=False),
     }
     return render(request, "rehearsals/scenario_list.html", context)
 
