@@ -18,9 +18,9 @@ from apps.rehearsals.gate import variant_rehearsals
 from apps.rehearsals.models import Conversation, GateOverride
 from apps.rehearsals.services import (
     experiment_gate_override,
-    scenario_create,
     experiment_rehearse,
     rehearsal_margin_set,
+    scenario_create,
 )
 from tests.rehearsals.helpers import ALSO_GOOD, DATES, FORGETFUL, dental_agent
 
@@ -149,7 +149,7 @@ def test_agents_without_scenarios_start_as_before(experiment, operator):
 
 @pytest.mark.parametrize("margin", [float("nan"), float("inf"), -0.01, 0.51, 1e308, True, "0.1"])
 def test_a_bad_margin_is_refused_and_nothing_changes(agent, operator, margin):
-    with pytest.raises(ValidationError, match="share from 0 to 0.5"):
+    with pytest.raises(ValidationError, match=r"share from 0 to 0\.5"):
         rehearsal_margin_set(agent=agent, margin=margin, user=operator)
     agent.refresh_from_db()
     assert agent.rehearsal_margin == 0.05
