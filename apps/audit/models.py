@@ -10,6 +10,8 @@ ACTION_WORDS = {
     "scenario.update": "changed a rehearsal scenario",
     "scenario.delete": "deleted a rehearsal scenario",
     "evaluation.start": "started a rehearsal of a variant",
+    "experiment.gate_override": "let a draft start without passing its rehearsal",
+    "agent.rehearsal_margin": "changed how much worse a rehearsal may come out",
     "prompt.update": "saved a new current prompt",
     "prompt.rollback": "rolled the prompt back",
     "experiment.create": "drafted the experiment",
