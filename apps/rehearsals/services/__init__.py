@@ -5,6 +5,7 @@ runs (the task body), play (one conversation and its checks), gate (rehearse a v
 a manager's override, the agent's margin).
 """
 
+from apps.rehearsals.services.ci import prompt_evaluate
 from apps.rehearsals.services.evaluations import (
     evaluation_for,
     evaluation_freshness,
@@ -32,6 +33,7 @@ __all__ = [
     "evaluation_start",
     "experiment_gate_override",
     "experiment_rehearse",
+    "prompt_evaluate",
     "rehearsal_margin_set",
     "scenario_create",
     "scenario_delete",
