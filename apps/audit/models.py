@@ -12,6 +12,7 @@ ACTION_WORDS = {
     "evaluation.start": "started a rehearsal of a variant",
     "experiment.gate_override": "let a draft start without passing its rehearsal",
     "agent.rehearsal_margin": "changed how much worse a rehearsal may come out",
+    "nightly.drop": "announced a drop in the nightly rehearsal",
     "prompt.update": "saved a new current prompt",
     "prompt.rollback": "rolled the prompt back",
     "experiment.create": "drafted the experiment",

@@ -100,11 +100,6 @@ class Experiment(models.Model):
         help_text="Optimize mode: traffic shifts to the best variant "
         "(Thompson sampling) instead of a fixed split.",
     )
-    ramp = models.BooleanField(
-        default=False,
-        help_text="Ramp: variants start at 5% of calls and widen (5 -> 25 -> their set share) "
-        "on the results beat, only while their guardrails hold.",
-    )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
