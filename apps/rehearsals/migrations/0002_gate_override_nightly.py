@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0004_agent_rehearsal_margin'),
-        ('experiments', '0011_experiment_ramp'),
+        ('experiments', '0010_goal_any_metric_guardrail_thresholds'),
         ('rehearsals', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
