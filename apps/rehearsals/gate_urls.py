@@ -9,4 +9,5 @@ urlpatterns = [
         "experiments/<int:pk>/variants/<slug:key>/rehearse/", gate_views.rehearse, name="rehearse"
     ),
     path("experiments/<int:pk>/override/", gate_views.override, name="override"),
+    path("experiments/<int:pk>/agreement/", gate_views.agreement, name="agreement"),
 ]

@@ -10,11 +10,13 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from apps.experiments.models import Experiment
+from apps.rehearsals.calibration import rehearsal_agreement
 from apps.rehearsals.gate import gate_override_current, variant_rehearsals
 from apps.rehearsals.services import experiment_gate_override, experiment_rehearse
 
 RUN, APPLY = "experiments.run_experiment", "experiments.apply_winner"
 PAGE = "experiments/experiment_detail.html#rehearsal_gate"
+AGREEMENT = "judging/_experiment.html#rehearsal_agreement"
 
 
 def evaluation_url(evaluation) -> str:
@@ -71,3 +73,9 @@ def override(request, pk):
     else:
         messages.success(request, "Gate overridden: this draft may start. The reason is audited.")
     return redirect(experiment)
+
+
+def agreement(request, pk):
+    """Managers' live verdicts beside rehearsal's simulated ones, on the judge's panel."""
+    experiment = get_object_or_404(Experiment.objects.select_related("agent"), pk=pk)
+    return render(request, AGREEMENT, {"agreement": rehearsal_agreement(experiment=experiment)})
