@@ -7,6 +7,7 @@ from apps.calls.api import CallsView
 from apps.experiments import api as experiments
 from apps.metrics import api as metrics
 from apps.rehearsals import api as rehearsals
+from apps.rehearsals.ci_api import PromptsView
 from apps.results.api import ResultsView
 from config.api import not_found
 
@@ -15,7 +16,7 @@ urlpatterns = [
     path("calls", CallsView.as_view(), name="calls"),
     path("agents", agents.AgentsView.as_view(), name="agents"),
     path("agents/<slug:slug>", agents.AgentView.as_view(), name="agent"),
-    path("agents/<slug:slug>/prompts", agents.AgentPromptsView.as_view(), name="agent-prompts"),
+    path("agents/<slug:slug>/prompts", PromptsView.as_view(), name="agent-prompts"),
     path("agents/<slug:slug>/metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("agents/<slug:slug>/metrics/<slug:key>", metrics.MetricView.as_view(), name="metric"),
     path("agents/<slug:slug>/scenarios", rehearsals.ScenariosView.as_view(), name="scenarios"),

@@ -177,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
     "optimize-traffic": {"task": "results.optimize", "schedule": 3600.0},
     # KPI digests: each agent's own (hourly or daily at DIGEST_HOUR), claimed once per period.
     "send-digests": {"task": "results.send_digests", "schedule": 3600.0},
+    # Rehearsals' nightly health check: each agent's current prompt, claimed once per night.
+    "rehearsal-nightlies": {"task": "rehearsals.nightlies", "schedule": 3600.0},
     "drain-outbox": {
         "task": "outbox.drain",
         "schedule": OUTBOX_DRAIN_SECONDS,
@@ -317,6 +319,13 @@ SIMULATION_USD_PER_MILLION_INPUT_TOKENS = env_float("SIMULATION_USD_PER_MILLION_
 SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS = env_float(
     "SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS", 0.60
 )
+# The nightly health check: from this hour (0-23, in TIME_ZONE), each scenario played N times.
+NIGHTLY_HOUR = env_int("NIGHTLY_HOUR", 2)
+NIGHTLY_PLAYS = env_int("NIGHTLY_PLAYS", 3)
+if not 0 <= NIGHTLY_HOUR <= 23 or not 1 <= NIGHTLY_PLAYS <= 20:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("NIGHTLY_HOUR must be 0-23 and NIGHTLY_PLAYS 1-20.")
 
 # Where a guardrail's automatic pause is announced (Slack-compatible incoming webhook).
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")

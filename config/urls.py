@@ -121,6 +121,7 @@ urlpatterns = [
     path("calls/", include("apps.calls.urls")),
     path("results/", include("apps.results.urls")),
     path("judging/", include("apps.judging.urls")),
+    path("rehearsal-gate/", include("apps.rehearsals.gate_urls")),
     path("reviews/", include("apps.reviews.urls")),
     path("rehearsals/", include("apps.rehearsals.urls")),
     path("audit/", include("apps.audit.urls")),

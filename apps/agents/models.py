@@ -2,6 +2,7 @@ import hashlib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -13,6 +14,9 @@ class Digest(models.TextChoices):
     OFF = "off", "Off"
     HOURLY = "hourly", "Every hour"
     DAILY = "daily", "Once a day"
+
+
+MAX_REHEARSAL_MARGIN = 0.5  # a wider margin would wave any variant through the gate
 
 
 class Agent(models.Model):
@@ -41,13 +45,26 @@ class Agent(models.Model):
     # The start of the digest period last claimed (apps/results/digest.py): a sender claims a
     # period by moving this forward in one conditional UPDATE, so a period is sent once.
     digest_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rehearsal_margin = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_REHEARSAL_MARGIN)],
+        help_text="How much worse than control a variant may rehearse before the start gate "
+        "refuses it, as a share of scenarios passed: 0.05 = 5 points, read on the lower end "
+        "of the paired interval (apps/rehearsals/gate.py).",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
+                condition=models.Q(
+                    rehearsal_margin__gte=0, rehearsal_margin__lte=MAX_REHEARSAL_MARGIN
+                ),
+                name="agent_rehearsal_margin_range",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(digest__in=["off", "hourly", "daily"]), name="agent_digest_known"
-            )
+            ),
         ]
 
     def __str__(self):

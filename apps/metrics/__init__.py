@@ -213,6 +213,16 @@ METRICS: dict[str, Metric] = {
             "CASE WHEN c.ended_by = '' THEN NULL WHEN c.ended_by = 'caller' THEN 1.0 ELSE 0.0 END",
             ("ended_by",),
         ),
+        Metric(
+            "error_end_rate",
+            "Calls cut off by an error",
+            "share of calls cut off by an error",
+            "rate",
+            "rate",
+            "lower",
+            "CASE WHEN c.ended_by = '' THEN NULL WHEN c.ended_by = 'error' THEN 1.0 ELSE 0.0 END",
+            ("ended_by",),
+        ),
     )
 }
 

@@ -82,6 +82,11 @@ class Gate(models.TextChoices):
     RUNNING = "running", "Still running"
 
 
+class Kind(models.TextChoices):
+    COMPARISON = "comparison", "A variant against its control"
+    NIGHTLY = "nightly", "The nightly health check of the current prompt"
+
+
 class Evaluation(models.Model):
     """A variant's prompt and configuration compared with its control's on every scenario of
     the agent, each played `plays` times per arm. What was compared is snapshot (prompt
@@ -103,6 +108,9 @@ class Evaluation(models.Model):
     )
     margin = models.FloatField(
         default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    kind = models.CharField(
+        max_length=10, choices=Kind.choices, default=Kind.COMPARISON, db_index=True
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     gate = models.CharField(max_length=8, choices=Gate.choices, default=Gate.RUNNING)
@@ -183,3 +191,52 @@ class Conversation(models.Model):
 
     def __str__(self):
         return f"{self.scenario_name} ({self.arm}, play {self.play + 1})"
+
+
+class GateOverride(models.Model):
+    """A manager letting an experiment start although its rehearsal gate refuses. It holds
+    only while the experiment compares exactly what it was given for (`fingerprint`: every
+    variant's and the control's prompt SHA-256 and effective configuration)."""
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="gate_overrides"
+    )
+    fingerprint = models.CharField(max_length=64)
+    reason = models.TextField()
+    gate_state = models.JSONField(help_text="Each variant's rehearsal state when overridden.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Gate override of {self.experiment}"
+
+
+class NightlyCheck(models.Model):
+    """One night's health check of an agent's current prompt. The row is the claim: one per
+    agent and night (the unique constraint), so two beats or workers never run it twice;
+    `announced_at` is claimed the same way, so a drop is announced once."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="nightly_checks")
+    night = models.DateField()
+    evaluation = models.OneToOneField(
+        Evaluation, null=True, blank=True, on_delete=models.SET_NULL, related_name="nightly"
+    )
+    prompt = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="+")
+    pass_rate = models.FloatField(null=True, blank=True, help_text="Share of checked plays.")
+    previous_rate = models.FloatField(null=True, blank=True)
+    announced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agent", "-night"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "night"], name="nightly_once_per_night")
+        ]
+
+    def __str__(self):
+        return f"{self.agent.name} on {self.night}"

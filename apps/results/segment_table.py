@@ -199,8 +199,8 @@ def _warnings(goal, groups, results, others) -> dict:
         elif d.disagree:
             disagree.append(
                 f"{variant.name}'s {goal.label} is higher in some groups and lower in others, "
-                "but no range rules out no difference in both directions: with this many "
-                "groups that is often chance."
+                "but the groups' ranges do not show it clearly both ways: with this many "
+                "groups, such differences are often chance."
             )
     return {"opposite": opposite, "disagree": disagree}
 

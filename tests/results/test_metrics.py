@@ -75,6 +75,8 @@ def _value(call: Call, key: str):
         return None if call.interruptions is None else (float(call.interruptions), 1.0)
     if key == "caller_hangup_rate":
         return None if call.ended_by == "" else (float(call.ended_by == "caller"), 1.0)
+    if key == "error_end_rate":
+        return None if call.ended_by == "" else (float(call.ended_by == "error"), 1.0)
     raise AssertionError(f"no independent computation for {key}: add one")
 
 

@@ -25,6 +25,16 @@ from config.celery import queue_after_commit
 MAX_APPLY_REASON_CHARS = 2000
 MAX_DESCRIPTION_CHARS = 5000
 
+# Checks an app above experiments adds to starting (the rehearsal gate, apps/rehearsals):
+# each is called with the locked draft and its variants and raises ValidationError to
+# refuse. Registered from AppConfig.ready, so experiments imports none of those apps.
+START_CHECKS: list = []
+
+
+def start_check_register(check) -> None:
+    if check not in START_CHECKS:
+        START_CHECKS.append(check)
+
 
 def _clean_description(description: str) -> str:
     description = (description or "").strip()
@@ -153,6 +163,8 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
         raise ValidationError(
             "At least two variants need traffic (a weight above 0%) to compare anything."
         )
+    for check in START_CHECKS:
+        check(experiment=experiment, variants=variants)
     other = Experiment.objects.filter(agent=experiment.agent, status=Status.RUNNING).first()
     if other is not None:
         raise ValidationError(

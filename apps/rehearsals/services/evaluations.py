@@ -16,7 +16,7 @@ from apps.agents.models import Agent, PromptVersion
 from apps.agents.services import clean_config
 from apps.audit.services import audit_record, person
 from apps.experiments.models import Experiment
-from apps.rehearsals.models import Evaluation
+from apps.rehearsals.models import Evaluation, Kind
 from config.celery import queue_after_commit
 
 MAX_PLAYS = 20
@@ -122,6 +122,7 @@ def evaluation_for(
     """The latest evaluation that compared exactly these prompts and configurations."""
     return (
         agent.evaluations.filter(
+            kind=Kind.COMPARISON,
             variant_sha256=variant_sha256,
             control_sha256=control_sha256,
             variant_config=variant_config,
@@ -155,5 +156,5 @@ def evaluation_freshness(
     if found is not None:
         return "current", found
     earlier = experiment.evaluations if experiment is not None else agent.evaluations
-    latest = earlier.order_by("-created_at", "-id").first()
+    latest = earlier.filter(kind=Kind.COMPARISON).order_by("-created_at", "-id").first()
     return ("stale", latest) if latest is not None else ("missing", None)

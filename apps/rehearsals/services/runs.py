@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
-from apps.rehearsals.models import Conversation, Evaluation, Scenario, Status
+from apps.rehearsals.models import Conversation, Evaluation, Kind, Scenario, Status
 from apps.rehearsals.outcomes import Played, summarise
 from apps.rehearsals.services.play import Job, PlayResult, play, sides
 
@@ -73,12 +73,14 @@ def cache_key(job: Job) -> str:
 def _jobs(evaluation: Evaluation) -> list[Job]:
     done = set(evaluation.conversations.values_list("scenario_id", "arm", "play"))
     scenarios = Scenario.objects.filter(pk__in=evaluation.scenario_ids).order_by("name")
-    arms = {arm: sides(evaluation, arm) for arm in ("control", "variant")}
+    # A nightly check plays the current prompt alone: its "control" would be the same prompt.
+    names = ("variant",) if evaluation.kind == Kind.NIGHTLY else ("control", "variant")
+    arms = {arm: sides(evaluation, arm) for arm in names}
     return [
         arms[arm].job(scenario, play)
         for scenario in scenarios
         for play in range(evaluation.plays)
-        for arm in ("control", "variant")
+        for arm in names
         if (scenario.pk, arm, play) not in done
     ]
 
@@ -94,7 +96,8 @@ def _reuse(evaluation: Evaluation, job: Job, key: str) -> bool:
 def _play_all(evaluation: Evaluation) -> tuple[str, str]:
     """(status, error) once every job is stored, the cap is reached or the endpoint refuses."""
     pending = [(job, cache_key(job)) for job in _jobs(evaluation)]
-    pending = [(job, key) for job, key in pending if not _reuse(evaluation, job, key)]
+    if evaluation.kind != Kind.NIGHTLY:  # a nightly looks for drift the cache would hide
+        pending = [(job, key) for job, key in pending if not _reuse(evaluation, job, key)]
     total = len(pending)
     limit = max(1, settings.SIMULATION_CONCURRENCY)
     with ThreadPoolExecutor(max_workers=limit) as pool:
