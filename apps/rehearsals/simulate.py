@@ -119,7 +119,9 @@ def _agent_reply(
 
 def _caller_turn(http, caller, endpoint, replay, transcript) -> tuple[str, bool]:
     if caller.replay_turns:
-        return (replay.pop(0), not replay) if replay else ("", True)
+        # The agent answers the last replayed turn too (a caller's "March 3, please." is
+        # confirmed by the agent); the call ends when the agent has nothing left to answer.
+        return (replay.pop(0), False) if replay else ("", True)
     system = CALLER_SYSTEM.format(
         persona=caller.persona,
         goal=caller.goal,

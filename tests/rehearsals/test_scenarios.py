@@ -112,14 +112,14 @@ def test_a_replayed_call_is_played_verbatim_against_both_prompts(
     sim, operator, django_capture_on_commit_callbacks
 ):
     agent = dental_agent(operator, dates=())
-    said = ["I need a cleaning.", "March 3.", "Thanks!"]
+    said = ["I need a cleaning.", "March 3."]  # the agent still answers the last turn
     call = CallFactory(agent=agent, transcript=[{"speaker": "caller", "text": t} for t in said])
     scenario = scenario_from_call(call=call, user=operator)
     scenario_update(scenario=scenario, data={"checks": [{"kind": "fact", "value": "March 3"}]})
     evaluation = evaluate(agent, GOOD + " Be brief.", django_capture_on_commit_callbacks, plays=1)
     transcript = evaluation.conversations.get(arm="variant").transcript
     assert [t["text"] for t in transcript if t["speaker"] == "caller"] == said
-    assert transcript[-2]["text"] == "You are booked for March 3. Goodbye."
+    assert transcript[-1]["text"] == "You are booked for March 3. Goodbye."
     assert sim.count("caller") == 0  # no model played the caller
     assert evaluation.conversations.get(arm="control").overall == "pass"
 
