@@ -176,14 +176,14 @@ def worker_processes():
 
 @pytest.fixture
 def slow_judge(settings):
-    """The LLM judge answers the first request only after 20 s (the worker is killed during
+    """The LLM judge answers the first request only after 60 s (the worker is killed during
     it), then at once. Queues one judging of one call, as ingestion would."""
     from apps.judging.services import criterion_current
     from tests.judging.chat_server import ChatServer
     from tests.judging.helpers import JUDGE_KEY, JUDGE_MODEL, add_call, custom_experiment
 
     with ChatServer() as server:
-        server.slow(20.0)
+        server.slow(60.0)  # longer than a second worker takes to start on a busy machine
         user = make_user("ops", role="operator")
         experiment = custom_experiment(agent=make_agent(user=user), user=user)
         call = add_call(experiment)
