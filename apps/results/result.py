@@ -63,31 +63,32 @@ def _strings(values: Any) -> tuple[str, ...]:
     return tuple(values) if isinstance(values, list | tuple) else ()
 
 
-@dataclass(frozen=True)
-class Verdict:
-    code: str = ""
-    sentence: str = ""
+class _Stored:
+    """`from_json` for a stored dataclass: `_build` with no nested readers unless a class
+    defines its own."""
 
     @classmethod
-    def from_json(cls, data) -> Verdict:
+    def from_json(cls, data):
         return _build(cls, data)
 
 
 @dataclass(frozen=True)
-class VariantVerdict:
+class Verdict(_Stored):
+    code: str = ""
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class VariantVerdict(_Stored):
     """One variant's verdict on the goal."""
 
     code: str = ""
     sentence: str = ""
     calls_still_needed: int | None = None
 
-    @classmethod
-    def from_json(cls, data) -> VariantVerdict:
-        return _build(cls, data)
-
 
 @dataclass(frozen=True)
-class Change:
+class Change(_Stored):
     """variant - control in the metric's unit with its always-valid range, and the relative
     change beside it where it means something (None for sentiment)."""
 
@@ -110,7 +111,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class VariantResult:
+class VariantResult(_Stored):
     """One arm on the goal: its value with a 95% range and, for a variant, its change versus
     the control, p-values, chance to win (details only) and verdict."""
 
@@ -135,7 +136,7 @@ class VariantResult:
 
 
 @dataclass(frozen=True)
-class SrmCheck:
+class SrmCheck(_Stored):
     """Is each variant getting its share of units? Units, expected units and exposures are
     by variant key; None in a snapshot stored before they were kept."""
 
@@ -152,7 +153,7 @@ class SrmCheck:
 
 
 @dataclass(frozen=True)
-class GuardrailChange:
+class GuardrailChange(_Stored):
     """One variant on one guardrail (the Change fields flat, as stored)."""
 
     key: str = ""
@@ -173,13 +174,9 @@ class GuardrailChange:
     def change(self) -> Change:
         return Change(**{f.name: getattr(self, f.name) for f in fields(Change)})
 
-    @classmethod
-    def from_json(cls, data) -> GuardrailChange:
-        return _build(cls, data)
-
 
 @dataclass(frozen=True)
-class GuardrailResult:
+class GuardrailResult(_Stored):
     """A guardrail: the variants significantly worse, those not yet shown to be no worse than
     its threshold (None: stored before that rule), and each variant's change."""
 
@@ -200,33 +197,25 @@ class GuardrailResult:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(_Stored):
     calls_per_variant: int | None = None
     fewest_calls: int = 0
     progress: float | None = None
     days_left: int | None = None
     calls_per_day: float | None = None
 
-    @classmethod
-    def from_json(cls, data) -> Plan:
-        return _build(cls, data)
-
 
 @dataclass(frozen=True)
-class MetricChange:
+class MetricChange(_Stored):
     absolute: float | None = None
     relative: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
 
-    @classmethod
-    def from_json(cls, data) -> MetricChange:
-        return _build(cls, data)
-
 
 @dataclass(frozen=True)
-class MetricCell:
+class MetricCell(_Stored):
     """One variant on one metric: its value with a 95% range, its change versus the control
     (None for the control) and its verdict on that metric."""
 
@@ -244,7 +233,7 @@ class MetricCell:
 
 
 @dataclass(frozen=True)
-class MetricRow:
+class MetricRow(_Stored):
     """A metric the experiment watches; role: goal, guardrail or secondary."""
 
     key: str = ""
@@ -260,19 +249,15 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
-class CupedVariant:
+class CupedVariant(_Stored):
     key: str = ""
     value: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
 
-    @classmethod
-    def from_json(cls, data) -> CupedVariant:
-        return _build(cls, data)
-
 
 @dataclass(frozen=True)
-class CupedSummary:
+class CupedSummary(_Stored):
     """The share of the noise the callers' history removed, and each adjusted value."""
 
     variance_removed: float | None = None
@@ -286,7 +271,7 @@ class CupedSummary:
 
 
 @dataclass(frozen=True)
-class Running:
+class Running(_Stored):
     """The goal's always-valid ranges kept look after look (apps.results.analysis.
     running_ranges): what they are ranges of (`basis`), and per variant key the range
     [low, high] and the smallest p-value so far."""
@@ -301,7 +286,7 @@ class Running:
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(_Stored):
     """Everything the results page, the API and the digest show of one look."""
 
     goal: str = ""
