@@ -24,7 +24,10 @@ from typing import Any
 
 def _plain(value: Any) -> Any:
     """JSON-ready: dataclasses as dicts, tuples as lists, NaN and Infinity as None (JSON and
-    PostgreSQL's jsonb have no such numbers; a page shows None as "—")."""
+    PostgreSQL's jsonb have no such numbers; a page shows None as "—"), NumPy's scalars (a
+    SciPy formula's bool or float) as Python's."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if is_dataclass(value) and not isinstance(value, type):
