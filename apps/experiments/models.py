@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.functional import cached_property
 
 from apps.agents.models import Agent, PromptVersion
 from apps.metrics import for_agent
@@ -275,6 +276,16 @@ class ResultSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.experiment} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+    @cached_property
+    def result(self):
+        """`data` as the typed Result (apps.results.result), whatever version stored it.
+
+        The one import of apps.results here, late: that module is plain frozen dataclasses
+        importing nothing from Django or apps, so reading it adds no loop between the apps."""
+        from apps.results.result import Result
+
+        return Result.from_json(self.data)
 
 
 class ApplyRequest(models.Model):

@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -121,13 +121,12 @@ def variant_verdict(experiment, key: str) -> dict | None:
     (its guardrails carry no "unproven" list) cannot say so, so such a winner reads as
     guardrail_pending: applying it needs a written reason."""
     snapshot = latest_snapshot(experiment)
-    if snapshot is None:
+    row = snapshot.result.variant(key) if snapshot is not None else None
+    if row is None or row.verdict is None:
         return None
-    row = next((v for v in snapshot.data.get("variants", []) if v["key"] == key), None)
-    verdict = row and row.get("verdict")
-    unchecked = any("unproven" not in g for g in snapshot.data.get("guardrails") or [])
-    if verdict and verdict.get("code") == "winning" and unchecked:
-        sentence = verdict.get("sentence", "").replace(" Safe to apply.", "")
+    verdict = asdict(row.verdict)
+    if verdict["code"] == "winning" and not snapshot.result.guardrails_checked:
+        sentence = verdict["sentence"].replace(" Safe to apply.", "")
         return {
             **verdict,
             "code": "guardrail_pending",

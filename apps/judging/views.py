@@ -35,7 +35,7 @@ def experiment_panel(request, pk):
 
 def _counts_in_order(experiment, snapshot) -> list[tuple[str, dict]]:
     """The judge's verdicts per variant, the control first, by the variant's name."""
-    counts = snapshot.data.get("judging", {}) if snapshot else {}
+    counts = snapshot.result.judging if snapshot else {}
     variants = experiment.variants.order_by("-is_control", "key")
     return [(v.name, counts[v.key]) for v in variants if v.key in counts]
 

@@ -1,16 +1,33 @@
 """Sufficient statistics -> everything a results page shows. Only this module calls `stats`.
 
 `analyse()` is a pure function of the experiment's settings, its variants and the per-arm
-sufficient statistics; it returns the plain dict stored in a ResultSnapshot.
+sufficient statistics; it returns the typed Result (apps.results.result) whose JSON a
+ResultSnapshot stores.
 """
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from apps.metrics import METRICS, Metric
 from apps.results.aggregation import ArmData
 from apps.results.quantiles import ALL as ALL_PHASES
+from apps.results.result import (
+    Change,
+    CupedSummary,
+    CupedVariant,
+    GuardrailChange,
+    GuardrailResult,
+    MetricCell,
+    MetricChange,
+    MetricRow,
+    Plan,
+    Result,
+    Running,
+    SrmCheck,
+    VariantResult,
+    VariantVerdict,
+    Verdict,
+)
 from apps.stats import bayesian as bayes
 from apps.stats import planning
 from apps.stats.correction import compare_variants, compare_with_fdr
@@ -83,7 +100,7 @@ class Setup:
     unit: str = "caller"
     # The "running" part of the previous result: the goal's always-valid ranges kept so far
     # (intersected look after look, so a verdict cannot flip back). None: the first look.
-    previous: dict | None = None
+    previous: Running | Mapping | None = None
     # Each guardrail's own threshold, a fraction read on the metric's scale
     # (apps.stats.scales.threshold_in_units): metric key -> 0.03 for "3".
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -101,24 +118,13 @@ class Setup:
         return f"{self.goal}|{self.direction}|{self.unit}|{self.tuning}"
 
 
-def analyse(setup: Setup, arms: list[Arm]) -> dict:
-    """Everything the results page shows; every number in it finite or None (never NaN)."""
-    return _finite(_analyse(setup, arms))
+def analyse(setup: Setup, arms: list[Arm]) -> Result:
+    """Everything the results page shows; every number in it finite or None (never NaN):
+    extreme sufficient statistics can make a formula overflow, and JSON has no NaN."""
+    return _analyse(setup, arms).finite()
 
 
-def _finite(value):
-    """NaN and Infinity become None: JSON (and PostgreSQL's jsonb) has no such numbers, and a
-    page shows None as "—". Extreme sufficient statistics can make a formula overflow."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _analyse(setup: Setup, arms: list[Arm]) -> dict:
+def _analyse(setup: Setup, arms: list[Arm]) -> Result:
     control, others = arms[0], arms[1:]
     adjusted = _cuped(arms)
     seq = _compare(setup, setup.goal, control, others, "sequential", adjusted=adjusted)
@@ -127,15 +133,15 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         setup, setup.goal, control, others, "fixed", correction=False, adjusted=adjusted
     )
     srm = _srm(setup, arms)
-    guardrails = [_guardrail(setup, m, control, others) for m in setup.guardrails]
-    worse = {a.name: [g["label"] for g in guardrails if a.key in g["worse"]] for a in others}
-    unproven = {a.name: [g["label"] for g in guardrails if a.key in g["unproven"]] for a in others}
+    guardrails = tuple(_guardrail(setup, m, control, others) for m in setup.guardrails)
+    worse = {a.name: [g.label for g in guardrails if a.key in g.worse] for a in others}
+    unproven = {a.name: [g.label for g in guardrails if a.key in g.unproven] for a in others}
     planned = _planned(setup, control.moments(setup.goal), arms)
     verdict = decide(
         seq,
         setup.direction,
         min_calls_per_arm=setup.min_calls,
-        srm=srm["flagged"],
+        srm=srm.flagged,
         guardrails_worse=worse,
         guardrails_unproven=unproven,
         planned_calls_per_arm=planned,
@@ -143,26 +149,26 @@ def _analyse(setup: Setup, arms: list[Arm]) -> dict:
         metric=setup.goal,
         changed=changed,
     )
-    variants = [_control_row(control, setup.goal)] + [
-        _variant_row(a, s, f, v, setup, control)
-        for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
-    ]
-    return {
-        "goal": setup.goal,
-        "direction": setup.direction,
-        "verdict": {
-            "code": verdict.code,
-            "sentence": _with_days(verdict.sentence, setup, arms, planned),
-        },
-        "srm": srm,
-        "guardrails": guardrails,
-        "plan": _plan(setup, arms, planned),
-        "variants": variants,
-        "metrics": _metric_rows(setup, arms, variants, guardrails) + _secondary_rows(setup, arms),
-        "best": next((a.key for a in others if a.name == verdict.best), None),
-        "running": running,
-        "cuped": _cuped_summary(adjusted),
-    }
+    variants = (
+        _control_row(control, setup.goal),
+        *(
+            _variant_row(a, s, f, v, setup, control)
+            for a, s, f, v in zip(others, seq, fixed, verdict.variants, strict=True)
+        ),
+    )
+    return Result(
+        goal=setup.goal,
+        direction=setup.direction,
+        verdict=Verdict(verdict.code, _with_days(verdict.sentence, setup, arms, planned)),
+        srm=srm,
+        guardrails=guardrails,
+        plan=_plan(setup, arms, planned),
+        variants=variants,
+        metrics=_metric_rows(setup, arms, variants, guardrails) + _secondary_rows(setup, arms),
+        best=next((a.key for a in others if a.name == verdict.best), None),
+        running=running,
+        cuped=_cuped_summary(adjusted),
+    )
 
 
 def _cuped(arms: list[Arm]) -> CupedResult | None:
@@ -176,24 +182,16 @@ def _cuped(arms: list[Arm]) -> CupedResult | None:
     return cuped(phases)
 
 
-def _cuped_summary(result: CupedResult | None) -> dict | None:
+def _cuped_summary(result: CupedResult | None) -> CupedSummary | None:
     """What the page says of CUPED: the share of the noise removed, callers with history,
     and each variant's adjusted value with its 95% range."""
     if result is None:
         return None
-    variants = []
-    for key, m in result.arms.items():
-        low, high = _interval(m)
-        variants.append({"key": key, "value": m.mean, "ci_low": low, "ci_high": high})
-    return {
-        "variance_removed": result.variance_removed,
-        "units": result.units,
-        "units_with_history": result.with_history,
-        "variants": variants,
-    }
+    variants = tuple(CupedVariant(key, m.mean, *_interval(m)) for key, m in result.arms.items())
+    return CupedSummary(result.variance_removed, result.units, result.with_history, variants)
 
 
-def _metric_rows(setup: Setup, arms: list[Arm], variants: list, guardrails: list) -> list:
+def _metric_rows(setup: Setup, arms: list[Arm], variants: tuple, guardrails: tuple) -> tuple:
     """Every metric the experiment watches, in one shape: the goal, then its guardrails.
     Each variant's value with its 95% range, the change versus the control on the metric's
     own scale with its always-valid range, and the verdict (the goal's verdict code, or for
@@ -205,26 +203,29 @@ def _metric_rows(setup: Setup, arms: list[Arm], variants: list, guardrails: list
             "goal",
             setup.direction,
             arms,
-            {v["key"]: (v["lift"], (v["verdict"] or {}).get("code")) for v in variants},
+            {v.key: (_metric_change(v.lift), v.verdict and v.verdict.code) for v in variants},
         )
     ]
     for guard in guardrails:
         changes = {
-            g["key"]: (
-                g,
-                "worse" if g["key"] in guard["worse"] else "safe" if g["shown_safe"] else "not_yet",
+            g.key: (
+                _metric_change(g),
+                "worse" if g.key in guard.worse else "safe" if g.shown_safe else "not_yet",
             )
-            for g in guard["variants"]
+            for g in guard.variants
         }
-        metric = setup.metrics[guard["metric"]]
+        metric = setup.metrics[guard.metric]
         rows.append(_metric_row(metric, "guardrail", metric.direction, arms, changes))
-    return rows
+    return tuple(rows)
 
 
-CHANGE_KEYS = ("absolute", "relative", "ci_low", "ci_high", "p_value")
+def _metric_change(change: Change | GuardrailChange | None) -> MetricChange | None:
+    if change is None:
+        return None
+    return MetricChange(change.absolute, change.relative, change.ci_low, change.ci_high)
 
 
-def _secondary_rows(setup: Setup, arms: list[Arm]) -> list:
+def _secondary_rows(setup: Setup, arms: list[Arm]) -> tuple:
     """The secondary metrics, reported and never deciding: every variant against the control
     on each, with p-values and intervals corrected by Benjamini-Hochberg across all secondary
     metrics times variants (apps.stats.correction.compare_with_fdr), so that watching many
@@ -241,10 +242,10 @@ def _secondary_rows(setup: Setup, arms: list[Arm]) -> list:
         metric, changes = setup.metrics[key], {}
         for arm in others:
             result = next(results)
-            change = {**_change(result, key), "p_value": result.adjusted_p_value}
+            change = replace(_metric_change(_change(result, key)), p_value=result.adjusted_p_value)
             changes[arm.key] = (change, _secondary_verdict(setup, result, metric.direction))
         rows.append(_metric_row(metric, "secondary", metric.direction, arms, changes))
-    return rows
+    return tuple(rows)
 
 
 def _secondary_verdict(setup: Setup, result, direction: str) -> str:
@@ -261,31 +262,24 @@ def _secondary_verdict(setup: Setup, result, direction: str) -> str:
     return "no_clear_difference"
 
 
-def _metric_row(metric, role: str, direction: str, arms: list[Arm], changes: dict) -> dict:
+def _metric_row(metric, role: str, direction: str, arms: list[Arm], changes: dict) -> MetricRow:
     cells = []
     for arm in arms:
         m = arm.moments(metric.key)
         low, high = _interval(m)
         change, verdict = changes.get(arm.key, (None, None))
         cells.append(
-            {
-                "key": arm.key,
-                "value": m.mean if m.n else None,
-                "ci_low": low if m.n > 1 else None,
-                "ci_high": high if m.n > 1 else None,
-                "units": m.n,
-                "change": None if change is None else {k: change.get(k) for k in CHANGE_KEYS},
-                "verdict": verdict,
-            }
+            MetricCell(
+                key=arm.key,
+                value=m.mean if m.n else None,
+                ci_low=low if m.n > 1 else None,
+                ci_high=high if m.n > 1 else None,
+                units=m.n,
+                change=change,
+                verdict=verdict,
+            )
         )
-    return {
-        "key": metric.key,
-        "name": metric.title,
-        "role": role,
-        "unit": metric.scale,
-        "direction": direction,
-        "variants": cells,
-    }
+    return MetricRow(metric.key, metric.title, role, metric.scale, direction, tuple(cells))
 
 
 def running_ranges(setup: Setup, others: list[Arm], results: list):
@@ -299,9 +293,11 @@ def running_ranges(setup: Setup, others: list[Arm], results: list):
     Returns the results with their ranges replaced, the names whose effect changed, and the
     state to keep for the next look.
     """
-    before = setup.previous or {}
-    kept = before.get("ranges", {}) if before.get("basis") == setup.basis else {}
-    p_kept = before.get("p", {}) if before.get("basis") == setup.basis else {}
+    before = setup.previous
+    if before is None or isinstance(before, Mapping):
+        before = Running.from_json(before)
+    kept = before.ranges if before.basis == setup.basis else {}
+    p_kept = before.p if before.basis == setup.basis else {}
     out, changed, ranges, p_values = [], set(), {}, {}
     for arm, result in zip(others, results, strict=True):
         result, empty = running_range(result, kept.get(arm.key), p_kept.get(arm.key))
@@ -313,7 +309,7 @@ def running_ranges(setup: Setup, others: list[Arm], results: list):
         elif arm.key in kept:
             ranges[arm.key], p_values[arm.key] = kept[arm.key], p_kept.get(arm.key, 1.0)
         out.append(result)
-    return out, changed, {"basis": setup.basis, "ranges": ranges, "p": p_values}
+    return out, changed, Running(setup.basis, ranges, p_values)
 
 
 def _worth_keeping(setup: Setup, result) -> bool:
@@ -360,7 +356,7 @@ def _stratified(control: Arm, arm: Arm, metric: str, adjusted=None) -> tuple[Mom
     return stratified([(by_phase_c.get(k, none), by_phase_v.get(k, none)) for k in phases])
 
 
-def _srm(setup: Setup, arms: list[Arm]) -> dict:
+def _srm(setup: Setup, arms: list[Arm]) -> SrmCheck:
     """Is each variant getting its share of units (callers, or calls), phase by phase?
     (apps.stats.srm: anytime-valid, so looking every minute does not raise false alarms.)"""
     splits = setup.phases or ({a.key: a.weight for a in arms},)
@@ -371,17 +367,17 @@ def _srm(setup: Setup, arms: list[Arm]) -> dict:
         for k, split in enumerate(splits)
     ]
     result = srm_sequential(phases)
-    return {
-        "p_value": result.p_value,
-        "ok": not result.flagged,
-        "flagged": result.flagged,
-        "units": {a.key: n for a, n in zip(arms, result.observed, strict=True)},
-        "expected": {a.key: e for a, e in zip(arms, result.expected, strict=True)},
-        "exposures": {a.key: a.exposures for a in arms},
-    }
+    return SrmCheck(
+        p_value=result.p_value,
+        ok=not result.flagged,
+        flagged=result.flagged,
+        units={a.key: n for a, n in zip(arms, result.observed, strict=True)},
+        expected={a.key: e for a, e in zip(arms, result.expected, strict=True)},
+        exposures={a.key: a.exposures for a in arms},
+    )
 
 
-def _guardrail(setup, metric, control, others) -> dict:
+def _guardrail(setup, metric, control, others) -> GuardrailResult:
     """A guardrail in its own unit: which variants make it significantly worse, and which
     are not yet shown to be no worse than its own threshold (apps.stats.verdict.
     guardrail_check); `threshold` is that threshold in the metric's unit."""
@@ -390,29 +386,29 @@ def _guardrail(setup, metric, control, others) -> dict:
     limit = setup.threshold_of(metric)
     checks = [guardrail_check(r, direction, metric, limit) for r in results]
     pairs = list(zip(others, results, checks, strict=True))
-    return {
-        "metric": metric,
-        "label": label,
-        "direction": direction,
-        "worse": [a.key for a, _, check in pairs if check.worse],
-        "unproven": [a.key for a, _, check in pairs if not check.shown_safe],
-        "threshold": checks[0].threshold if checks else None,
-        "threshold_percent": limit * 100,
-        "control_mean": control.moments(metric).mean,
-        "variants": [_guardrail_row(a, r, check, metric) for a, r, check in pairs],
-    }
+    return GuardrailResult(
+        metric=metric,
+        label=label,
+        direction=direction,
+        worse=tuple(a.key for a, _, check in pairs if check.worse),
+        unproven=tuple(a.key for a, _, check in pairs if not check.shown_safe),
+        threshold=checks[0].threshold if checks else None,
+        threshold_percent=limit * 100,
+        control_mean=control.moments(metric).mean,
+        variants=tuple(_guardrail_row(a, r, check, metric) for a, r, check in pairs),
+    )
 
 
-def _guardrail_row(arm: Arm, result, check, metric) -> dict:
-    return {
-        "key": arm.key,
-        "mean": arm.moments(metric).mean,
-        **_change(result, metric),
-        "worse_by": check.worse_by,
-        "worst": check.worst,
-        "shown_safe": check.shown_safe,
-        "change_text": _change_text(result.comparison, metric),
-    }
+def _guardrail_row(arm: Arm, result, check, metric) -> GuardrailChange:
+    return GuardrailChange(
+        key=arm.key,
+        mean=arm.moments(metric).mean,
+        **asdict(_change(result, metric)),
+        worse_by=check.worse_by,
+        worst=check.worst,
+        shown_safe=check.shown_safe,
+        change_text=_change_text(result.comparison, metric),
+    )
 
 
 def _change_text(comparison, metric) -> str:
@@ -427,21 +423,21 @@ def _change_text(comparison, metric) -> str:
     return text
 
 
-def _change(result, metric) -> dict:
+def _change(result, metric) -> Change:
     """variant - control in the metric's unit with its always-valid range, and the relative
     change beside it where it means something (None for sentiment)."""
     absolute, relative = result.comparison.absolute, result.comparison.relative
     shown = relative.ok and shows_relative(metric)
     low, high = _relative_range(absolute, result.comparison.control.mean) if shown else (None,) * 2
-    return {
-        "absolute": absolute.value,
-        "ci_low": absolute.ci_low,
-        "ci_high": absolute.ci_high,
-        "relative": relative.value if shown else None,
-        "relative_low": low,
-        "relative_high": high,
-        "ok": absolute.ok,
-    }
+    return Change(
+        absolute=absolute.value,
+        ci_low=absolute.ci_low,
+        ci_high=absolute.ci_high,
+        relative=relative.value if shown else None,
+        relative_low=low,
+        relative_high=high,
+        ok=absolute.ok,
+    )
 
 
 def _relative_range(absolute, control_mean: float) -> tuple[float | None, float | None]:
@@ -458,51 +454,32 @@ def _interval(moments: Moments) -> tuple[float, float]:
     return moments.mean - half, moments.mean + half
 
 
-def _control_row(arm: Arm, goal: str) -> dict:
+def _control_row(arm: Arm, goal: str) -> VariantResult:
     m = arm.moments(goal)
     low, high = _interval(m)
-    return {
-        "key": arm.key,
-        "name": arm.name,
-        "weight": arm.weight,
-        "is_control": True,
-        "calls": arm.calls,
-        "units": m.n,
-        "mean": m.mean,
-        "ci_low": low,
-        "ci_high": high,
-        "lift": None,
-        "p_value": None,
-        "fixed_p_value": None,
-        "chance_to_win": None,
-        "verdict": None,
-    }
+    return VariantResult(arm.key, arm.name, arm.weight, True, arm.calls, m.n, m.mean, low, high)
 
 
-def _variant_row(arm, seq, fixed, verdict, setup, control) -> dict:
+def _variant_row(arm, seq, fixed, verdict, setup, control) -> VariantResult:
     m = arm.moments(setup.goal)
     low, high = _interval(m)
     chance = bayes.bayesian(control.moments(setup.goal), m, setup.direction, ALPHA)
-    return {
-        "key": arm.key,
-        "name": arm.name,
-        "weight": arm.weight,
-        "is_control": False,
-        "calls": arm.calls,
-        "units": m.n,
-        "mean": m.mean,
-        "ci_low": low,
-        "ci_high": high,
-        "lift": _change(seq, setup.goal),
-        "p_value": seq.adjusted_p_value,
-        "fixed_p_value": fixed.comparison.relative.p_value,
-        "chance_to_win": chance.chance_to_win if chance.ok else None,
-        "verdict": {
-            "code": verdict.code,
-            "sentence": verdict.sentence,
-            "calls_still_needed": verdict.calls_still_needed,
-        },
-    }
+    return VariantResult(
+        key=arm.key,
+        name=arm.name,
+        weight=arm.weight,
+        is_control=False,
+        calls=arm.calls,
+        units=m.n,
+        mean=m.mean,
+        ci_low=low,
+        ci_high=high,
+        lift=_change(seq, setup.goal),
+        p_value=seq.adjusted_p_value,
+        fixed_p_value=fixed.comparison.relative.p_value,
+        chance_to_win=chance.chance_to_win if chance.ok else None,
+        verdict=VariantVerdict(verdict.code, verdict.sentence, verdict.calls_still_needed),
+    )
 
 
 def _planned(setup: Setup, control: Moments, arms: list[Arm]) -> int | None:
@@ -524,23 +501,22 @@ def _planned(setup: Setup, control: Moments, arms: list[Arm]) -> int | None:
     )
 
 
-def _plan(setup: Setup, arms: list[Arm], planned: int | None) -> dict:
+def _plan(setup: Setup, arms: list[Arm], planned: int | None) -> Plan:
     active = [a for a in arms if a.weight > 0] or arms
     fewest = min(a.moments(setup.goal).n for a in active)
     total = planned * len(active) if planned else None
     done = sum(a.moments(setup.goal).n for a in active)
-    return {
-        "calls_per_variant": planned,
-        "fewest_calls": fewest,
-        "progress": min(1.0, fewest / planned) if planned else None,
-        "days_left": planning.days_left(setup.calls_per_day, done, total) if total else None,
-        "calls_per_day": setup.calls_per_day,
-    }
+    return Plan(
+        calls_per_variant=planned,
+        fewest_calls=fewest,
+        progress=min(1.0, fewest / planned) if planned else None,
+        days_left=planning.days_left(setup.calls_per_day, done, total) if total else None,
+        calls_per_day=setup.calls_per_day,
+    )
 
 
 def _with_days(sentence: str, setup: Setup, arms: list[Arm], planned: int | None) -> str:
-    plan = _plan(setup, arms, planned)
-    days = plan["days_left"]
+    days = _plan(setup, arms, planned).days_left
     if not days or "more calls" not in sentence:
         return sentence
     unit = "day" if days == 1 else "days"

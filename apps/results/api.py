@@ -227,7 +227,11 @@ class ResultsOut(serializers.Serializer):
 
 
 def snapshot_payload(snapshot) -> dict:
-    return {**snapshot.data, "computed_at": snapshot.computed_at, "frozen": snapshot.frozen}
+    return {
+        **snapshot.result.to_json(),
+        "computed_at": snapshot.computed_at,
+        "frozen": snapshot.frozen,
+    }
 
 
 class ResultsView(APIView):

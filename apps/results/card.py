@@ -9,6 +9,7 @@ apps.results.scorecard.
 
 from apps.experiments.models import Status
 from apps.experiments.templatetags.switchboard import as_of
+from apps.results.result import Change, Result, VariantResult
 from apps.results.scorecard import range_words
 from apps.stats.scales import format_change
 
@@ -37,36 +38,36 @@ def in_unit(sentence: str, experiment) -> str:
     return sentence
 
 
-def _improvement(lift: dict, direction: str) -> float:
-    return lift["absolute"] if direction == "higher" else -lift["absolute"]
+def _improvement(lift: Change, direction: str) -> float:
+    return lift.absolute if direction == "higher" else -lift.absolute
 
 
-def focus_variant(data: dict) -> dict | None:
+def focus_variant(result: Result) -> VariantResult | None:
     """The variant the card speaks of: the winner, else the one whose change looks best."""
-    others = [v for v in data.get("variants", []) if not v.get("is_control")]
-    if data.get("best"):
-        return next((v for v in others if v["key"] == data["best"]), None)
-    compared = [v for v in others if v.get("lift") and v["lift"].get("ok")]
+    others = result.others
+    if result.best:
+        return next((v for v in others if v.key == result.best), None)
+    compared = [v for v in others if v.lift and v.lift.ok and v.lift.absolute is not None]
     if compared:
-        return max(compared, key=lambda v: _improvement(v["lift"], data.get("direction")))
+        return max(compared, key=lambda v: _improvement(v.lift, result.direction))
     return others[0] if others else None
 
 
-def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
-    code, goal = data["verdict"]["code"], data["goal"]
+def _why(experiment, result: Result, variant: VariantResult | None, past: bool) -> str:
+    code, goal = result.verdict.code, result.goal
     if code in ("srm", "changed", "inconclusive") or variant is None:
         return ""
-    lift = variant.get("lift") or {}
+    lift = variant.lift or Change()
     was, still = ("was", "still included") if past else ("is", "still includes")
     known = experiment.metrics
     label = known[goal].label if goal in known else goal
     if code == "guardrail":
-        return _guardrail_why(data, variant, past)
-    if not lift.get("ok"):
-        need = _need(data)
+        return _guardrail_why(result, past)
+    if not lift.ok:
+        need = _need(result)
         more = f"; about {need:,} more {unit_word(experiment, need)} per variant" if need else ""
-        return f"Not enough {unit_word(experiment)} yet to compare {variant['name']}{more}."
-    name = variant["name"]
+        return f"Not enough {unit_word(experiment)} yet to compare {variant.name}{more}."
+    name = variant.name
     if code == "winning":
         return (
             f"{name}'s always-valid range {was} clear of “no change”, and every guardrail "
@@ -75,7 +76,7 @@ def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
     if code == "losing":
         return f"{name}'s always-valid range {was} clear of “no change”, on the worse side."
     if code == "guardrail_pending":
-        limits = _unproven(data, variant["key"])
+        limits = _unproven(result, variant.key)
         verb = ("were" if past else "are") if len(limits) > 1 else was
         their = "their limits" if len(limits) > 1 else "its limit"
         return (
@@ -83,46 +84,45 @@ def _why(experiment, data: dict, variant: dict | None, past: bool) -> str:
             f"{' and '.join(limits)} {verb} not yet shown to be no worse than {their}."
         )
     looks = "looked" if past else "looks"
-    better = _improvement(lift, data.get("direction")) > 0
-    need = _need(data)
+    better = _improvement(lift, result.direction) > 0
+    need = _need(result)
     more = ""
     if need and not past:
         more = f"; about {need:,} more {unit_word(experiment, need)} per variant are needed"
-        days = (data.get("plan") or {}).get("days_left")
+        days = result.plan.days_left
         if days and experiment.status == Status.RUNNING:
             more += f" (about {days:,} day{'s' if days != 1 else ''} at the current volume)"
     return (
-        f"{variant['name']} {looks} {'better' if better else 'worse'} ({lift_short(lift, goal)}), "
+        f"{variant.name} {looks} {'better' if better else 'worse'} ({lift_short(lift, goal)}), "
         f"but the always-valid range {still} no change ({range_words(lift, goal)}){more}."
     )
 
 
-def lift_short(lift: dict, metric: str) -> str:
-    return format_change(lift["absolute"], metric, signed=True)
+def lift_short(lift: Change, metric: str) -> str:
+    return format_change(lift.absolute, metric, signed=True)
 
 
-def _need(data: dict) -> int | None:
+def _need(result: Result) -> int | None:
     needs = [
-        v["verdict"].get("calls_still_needed")
-        for v in data.get("variants", [])
-        if v.get("verdict") and v["verdict"].get("calls_still_needed")
+        v.verdict.calls_still_needed
+        for v in result.variants
+        if v.verdict and v.verdict.calls_still_needed
     ]
     return max(needs) if needs else None
 
 
-def _unproven(data: dict, key: str) -> list[str]:
-    return [g["label"] for g in data.get("guardrails", []) if key in g.get("unproven", [])]
+def _unproven(result: Result, key: str) -> list[str]:
+    return [g.label for g in result.guardrails if key in (g.unproven or ())]
 
 
-def _guardrail_why(data: dict, variant: dict, past: bool) -> str:
-    for g in data.get("guardrails", []):
-        row = next((r for r in g["variants"] if r["key"] in g["worse"]), None)
+def _guardrail_why(result: Result, past: bool) -> str:
+    for g in result.guardrails:
+        row = next((r for r in g.variants if r.key in g.worse), None)
         if row is not None:
-            name = next((v["name"] for v in data["variants"] if v["key"] == row["key"]), row["key"])
             was = "was" if past else "is"
             return (
-                f"{name}'s {g['label']} {was} {row['change_text']} than the control's: "
-                "significantly worse, so applying it is blocked."
+                f"{result.name_of(row.key)}'s {g.label} {was} {row.change_text} than the "
+                "control's: significantly worse, so applying it is blocked."
             )
     return ""
 
@@ -151,13 +151,13 @@ def live_now(experiment) -> str:
     )
 
 
-def decision_card(experiment, data: dict, user, pending=None) -> dict:
+def decision_card(experiment, result: Result, user, pending=None) -> dict:
     """Title, sentence, why, what is live now and the next step for `user`."""
-    code = data["verdict"]["code"]
+    code = result.verdict.code
     past = experiment.status in (Status.STOPPED, Status.APPLIED)
-    variant = focus_variant(data)
-    why = _why(experiment, data, variant, past)
-    sentence = in_unit(as_of(data["verdict"]["sentence"], experiment), experiment)
+    variant = focus_variant(result)
+    why = _why(experiment, result, variant, past)
+    sentence = in_unit(as_of(result.verdict.sentence, experiment), experiment)
     card = {
         "code": code,
         "past": past,
@@ -170,7 +170,7 @@ def decision_card(experiment, data: dict, user, pending=None) -> dict:
         "live": live_now(experiment),
         "variant": variant,
         "pending": pending,
-        "step": _step(experiment, code, variant, user, pending, data),
+        "step": _step(experiment, code, variant, user, pending, result),
     }
     return card
 
@@ -184,23 +184,19 @@ def _when(experiment) -> str:
     return ""
 
 
-def _not_worse(data: dict) -> list[str]:
+def _not_worse(result: Result) -> list[str]:
     """The variants no guardrail found worse."""
-    worse = {key for g in data.get("guardrails", []) for key in g.get("worse", [])}
-    return [
-        v["name"]
-        for v in data.get("variants", [])
-        if not v.get("is_control") and v["key"] not in worse
-    ]
+    worse = {key for g in result.guardrails for key in g.worse}
+    return [v.name for v in result.others if v.key not in worse]
 
 
-def _step(experiment, code, variant, user, pending, data) -> dict:
+def _step(experiment, code, variant, user, pending, result: Result) -> dict:
     """The next step: {kind, text}; kind is apply, ask, stop or "" (words only)."""
     status = experiment.status
     can_apply = getattr(user, "can_apply", False)
     can_operate = getattr(user, "can_operate", False)
-    appliable = code in APPLIABLE and variant is not None and not variant.get("is_control")
-    name = variant["name"] if variant else ""
+    appliable = code in APPLIABLE and variant is not None and not variant.is_control
+    name = variant.name if variant else ""
     if status == Status.APPLIED:
         return {"kind": "", "text": ""}
     if appliable and status == Status.STOPPED and can_apply:
@@ -220,7 +216,7 @@ def _step(experiment, code, variant, user, pending, data) -> dict:
     if appliable:
         return {"kind": "", "text": f"A manager can apply {name}."}
     if status == Status.RUNNING:
-        others = _not_worse(data)
+        others = _not_worse(result)
         if code == "guardrail" and others:
             return {
                 "kind": "",

@@ -26,6 +26,7 @@ from apps.agents.models import Agent, Digest
 from apps.audit.models import AuditEntry
 from apps.experiments.models import Experiment, Status
 from apps.results.card import in_unit, unit_word
+from apps.results.result import Plan
 from apps.results.scorecard import scorecard
 from apps.results.selectors import latest_snapshot
 from config.celery import queue_after_commit
@@ -131,14 +132,14 @@ def experiment_block(experiment: Experiment, since: datetime, now: datetime) -> 
 
 
 def snapshot_lines(experiment: Experiment, snapshot) -> list[str]:
-    data = snapshot.data
+    result = snapshot.result
     names = {v.key: plain(v.name) for v in experiment.variants.all()}
-    goal, *guards = scorecard(experiment, data)
+    goal, *guards = scorecard(experiment, result)
     lines = [in_unit(snapshot.verdict_sentence, experiment)]
     lines += [_goal_line(experiment, goal, v, names) for v in goal["variants"]]
     for guard in guards:
         lines += [_guard_line(guard, v, names) for v in guard["variants"]]
-    lines.append(progress_line(experiment, data.get("plan") or {}))
+    lines.append(progress_line(experiment, result.plan))
     computed = timezone.localtime(snapshot.computed_at)
     lines.append(f"(Results as of {computed:%d %b, %H:%M}.)")
     return lines
@@ -160,9 +161,9 @@ def _guard_line(row: dict, cell: dict, names: dict) -> str:
     return f"- Guardrail {row['label'].lower()}, {name}: {GUARD_STATE[cell['state']]}{change}."
 
 
-def progress_line(experiment: Experiment, plan: dict) -> str:
+def progress_line(experiment: Experiment, plan: Plan) -> str:
     """Units so far (in the smallest variant) against the units planned per variant."""
-    done, planned = plan.get("fewest_calls") or 0, plan.get("calls_per_variant")
+    done, planned = plan.fewest_calls or 0, plan.calls_per_variant
     if not planned:
         return (
             f"Progress: {done:,} {unit_word(experiment, done)} in the smallest variant; "
@@ -171,7 +172,7 @@ def progress_line(experiment: Experiment, plan: dict) -> str:
     share = min(1.0, done / planned)
     line = f"Progress: {done:,} of {planned:,} {unit_word(experiment, planned)} per variant"
     line += f" ({share:.0%})"
-    days = plan.get("days_left")
+    days = plan.days_left
     if days and share < 1:
         line += f", about {days:,} day{'s' if days != 1 else ''} to go at the current volume"
     return f"{line}."

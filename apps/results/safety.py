@@ -8,6 +8,7 @@ from django.core.mail import mailers, send_mail
 from apps.experiments.goals import threshold_words
 from apps.experiments.models import Experiment, Status
 from apps.experiments.services import variant_pause, weights_set
+from apps.results.result import GuardrailChange, GuardrailResult
 from apps.stats.thompson import thompson_weights
 from config.celery import queue_after_commit
 
@@ -24,46 +25,37 @@ def guardrails_enforce(*, experiment: Experiment, snapshot) -> list[str]:
     """
     paused = []
     weights = {v.key: v.weight for v in experiment.variants.all()}
-    for guardrail in snapshot.data.get("guardrails", []):
-        for row in guardrail["variants"]:
-            if (
-                row["key"] in guardrail["worse"]
-                and weights.get(row["key"])
-                and _beyond(guardrail, row)
-            ):
+    for guardrail in snapshot.result.guardrails:
+        for row in guardrail.variants:
+            if row.key in guardrail.worse and weights.get(row.key) and _beyond(guardrail, row):
                 reason = _reason(experiment, guardrail, row)
-                variant_pause(
-                    experiment=experiment, variant_key=row["key"], reason=reason, user=GUARD
-                )
+                variant_pause(experiment=experiment, variant_key=row.key, reason=reason, user=GUARD)
                 notify(experiment=experiment, text=reason)  # sent once the pause commits
-                weights[row["key"]] = 0
-                paused.append(row["key"])
+                weights[row.key] = 0
+                paused.append(row.key)
     return paused
 
 
-def _beyond(guardrail: dict, row: dict) -> bool:
+def _beyond(guardrail: GuardrailResult, row: GuardrailChange) -> bool:
     """Worse by more than the threshold, both in the metric's unit (computed by analysis
     from the guardrail's own threshold: points for rates and sentiment, a share of the
     control's mean otherwise)."""
-    limit = guardrail.get("threshold")
-    if row.get("worse_by") is None or limit is None:
+    limit = guardrail.threshold
+    if row.worse_by is None or limit is None:
         return False  # a snapshot from before units: the next one (a minute away) decides
-    return row["worse_by"] > limit
+    return row.worse_by > limit
 
 
-def _reason(experiment: Experiment, guardrail: dict, row: dict) -> str:
-    metric, percent = (
-        experiment.metrics.get(guardrail["metric"]),
-        guardrail.get("threshold_percent"),
-    )
+def _reason(experiment: Experiment, guardrail: GuardrailResult, row: GuardrailChange) -> str:
+    metric, percent = experiment.metrics.get(guardrail.metric), guardrail.threshold_percent
     limit = (
         ""
         if metric is None or percent is None
         else f" (its limit: {threshold_words(metric, percent)})"
     )
     return (
-        f"Variant {row['key'].upper()} was paused automatically: its {guardrail['label']} is "
-        f"{row['change_text']} than the control's{limit}, and that is very unlikely to be "
+        f"Variant {row.key.upper()} was paused automatically: its {guardrail.label} is "
+        f"{row.change_text} than the control's{limit}, and that is very unlikely to be "
         "chance. Its callers now get the control prompt."
     )
 

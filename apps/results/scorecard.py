@@ -3,125 +3,128 @@ guardrail, then each secondary metric, with each variant's change and always-val
 the metric's own scale (apps.stats.scales), placed on one axis per row for a bar drawn
 against zero and the guardrail's limit."""
 
+from apps.results.result import (
+    Change,
+    GuardrailChange,
+    GuardrailResult,
+    MetricChange,
+    MetricRow,
+    Result,
+)
 from apps.stats.scales import format_change
 
 
-def range_words(change: dict, metric: str) -> str:
-    low = format_change(change["ci_low"], metric, signed=True, unit=False)
-    return f"{low} to {format_change(change['ci_high'], metric, signed=True)}"
+def range_words(change: Change | MetricChange | GuardrailChange, metric: str) -> str:
+    low = format_change(change.ci_low, metric, signed=True, unit=False)
+    return f"{low} to {format_change(change.ci_high, metric, signed=True)}"
 
 
-def scorecard(experiment, data: dict) -> list[dict]:
+def scorecard(experiment, result: Result) -> list[dict]:
     """One row per metric, the goal first, then each guardrail: the control's value and, per
     variant, its value, change, always-valid range and a state (better, worse, not yet; for
     a guardrail: worse, shown safe, not yet), with the bar's geometry on a 0..100 axis."""
-    goal = data["goal"]
-    control = next((v for v in data["variants"] if v.get("is_control")), None)
-    rows = [_goal_row(experiment, data, goal, control)]
-    rows += [_guardrail_row(data, g) for g in data.get("guardrails", [])]
-    rows += [_secondary_row(data, m) for m in data.get("metrics", []) if m["role"] == "secondary"]
+    rows = [_goal_row(experiment, result)]
+    rows += [_guardrail_row(result, g) for g in result.guardrails]
+    rows += [_secondary_row(result, m) for m in result.metric_rows("secondary")]
     return rows
 
 
-def _secondary_row(data, metric: dict) -> dict:
+def _secondary_row(result: Result, metric: MetricRow) -> dict:
     """A secondary metric: its Benjamini-Hochberg corrected ranges; it never decides."""
-    names = {v["key"]: v["name"] for v in data["variants"]}
     states = {"better": "better", "worse": "worse"}
     variants = [
-        {"key": c["key"], "name": names.get(c["key"], c["key"]), "mean": c["value"]}
-        | _cell({**c["change"], "ok": True}, metric["key"])
-        | {"state": states.get(c["verdict"], "not_yet")}
-        for c in metric["variants"]
-        if c["change"] is not None
+        {"key": c.key, "name": result.name_of(c.key), "mean": c.value}
+        | _cell(c.change, metric.key, ok=True)
+        | {"state": states.get(c.verdict, "not_yet")}
+        for c in metric.variants
+        if c.change is not None
     ]
-    control = metric["variants"][0] if metric["variants"] else {}
+    control = metric.variants[0] if metric.variants else None
     return _with_bars(
         {
-            "metric": metric["key"],
-            "label": metric["name"],
+            "metric": metric.key,
+            "label": metric.name,
             "kind": "secondary",
-            "direction": metric["direction"],
-            "control_mean": control.get("value"),
+            "direction": metric.direction,
+            "control_mean": control.value if control else None,
             "threshold": None,
             "variants": variants,
         }
     )
 
 
-def _goal_row(experiment, data, goal, control) -> dict:
-    direction = data.get("direction") or "higher"
-    variants = []
-    for v in data["variants"]:
-        if v.get("is_control"):
-            continue
-        lift = v.get("lift") or {}
-        variants.append(
-            {"key": v["key"], "name": v["name"], "mean": v["mean"], **_cell(lift, goal)}
-            | {"state": _goal_state(lift, direction)}
-        )
+def _goal_row(experiment, result: Result) -> dict:
+    direction = result.direction or "higher"
+    variants = [
+        {"key": v.key, "name": v.name, "mean": v.mean, **_cell(v.lift, result.goal)}
+        | {"state": _goal_state(v.lift, direction)}
+        for v in result.others
+    ]
+    control = result.control
     return _with_bars(
         {
-            "metric": goal,
+            "metric": result.goal,
             "label": experiment.goal_label,
             "kind": "goal",
             "direction": direction,
-            "control_mean": control["mean"] if control else None,
+            "control_mean": control.mean if control else None,
             "threshold": None,
             "variants": variants,
         }
     )
 
 
-def _goal_state(lift: dict, direction: str) -> str:
-    if not lift.get("ok") or lift.get("ci_low") is None or lift.get("ci_high") is None:
+def _goal_state(lift: Change | None, direction: str) -> str:
+    if lift is None or not lift.ok or lift.ci_low is None or lift.ci_high is None:
         return "not_yet"
-    low, high = lift["ci_low"], lift["ci_high"]
+    low, high = lift.ci_low, lift.ci_high
     if low > 0 or high < 0:
         return "better" if (low > 0) == (direction == "higher") else "worse"
     return "not_yet"
 
 
-def _guardrail_row(data, g) -> dict:
-    names = {v["key"]: v["name"] for v in data["variants"]}
+def _guardrail_row(result: Result, g: GuardrailResult) -> dict:
     variants = []
-    for r in g["variants"]:
-        state = "worse" if r["key"] in g["worse"] else "safe" if r.get("shown_safe") else "not_yet"
+    for r in g.variants:
+        state = "worse" if r.key in g.worse else "safe" if r.shown_safe else "not_yet"
         variants.append(
-            {"key": r["key"], "name": names.get(r["key"], r["key"]), "mean": r["mean"]}
-            | _cell(r, g["metric"])
+            {"key": r.key, "name": result.name_of(r.key), "mean": r.mean}
+            | _cell(r, g.metric, r.ok)
             | {"state": state}
         )
-    threshold = g.get("threshold")
+    threshold = g.threshold
     return _with_bars(
         {
-            "metric": g["metric"],
-            "label": g["label"][:1].upper() + g["label"][1:],
+            "metric": g.metric,
+            "label": g.label[:1].upper() + g.label[1:],
             "kind": "guardrail",
-            "direction": g["direction"],
-            "control_mean": g.get("control_mean"),
+            "direction": g.direction,
+            "control_mean": g.control_mean,
             # the limit lies on the worse side of zero
             "threshold": None
             if threshold is None
-            else (-threshold if g["direction"] == "higher" else threshold),
+            else (-threshold if g.direction == "higher" else threshold),
             "variants": variants,
         }
     )
 
 
-def _cell(change: dict, metric: str) -> dict:
-    ok = bool(change.get("ok")) and None not in (
-        change.get("absolute"),
-        change.get("ci_low"),
-        change.get("ci_high"),
-    )
+def _cell(change: Change | MetricChange | GuardrailChange | None, metric: str, ok=None) -> dict:
+    """The change as the row shows it; `ok`: whether it was estimated (a Change says so
+    itself; a secondary metric's change exists only when it was)."""
+    if change is None:
+        ok = False
+    elif ok is None:
+        ok = change.ok
+    ok = bool(ok) and None not in (change.absolute, change.ci_low, change.ci_high)
     return {
         "ok": ok,
-        "change": format_change(change["absolute"], metric, signed=True) if ok else "",
-        "relative": change.get("relative") if ok else None,
+        "change": format_change(change.absolute, metric, signed=True) if ok else "",
+        "relative": change.relative if ok else None,
         "range": range_words(change, metric) if ok else "",
-        "absolute": change.get("absolute") if ok else None,
-        "low": change.get("ci_low") if ok else None,
-        "high": change.get("ci_high") if ok else None,
+        "absolute": change.absolute if ok else None,
+        "low": change.ci_low if ok else None,
+        "high": change.ci_high if ok else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Reads for the results pages: the latest snapshot and the planner."""
+"""Reads for the results pages: the latest snapshot, its typed result and the planner."""
 
 import math
 from datetime import timedelta
@@ -11,13 +11,20 @@ from apps.agents.models import Agent
 from apps.calls.models import Call
 from apps.experiments.selectors import latest_snapshot
 from apps.results.aggregation import VALID_DURATION, unit_sums
+from apps.results.result import Result
 from apps.stats import planning
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import metric_kind
 from apps.stats.types import Moments, RatioStats
 
-__all__ = ["latest_snapshot", "plan_for_form"]
+__all__ = ["latest_result", "latest_snapshot", "plan_for_form"]
 DEFAULT_BASELINES = {"conversion": 0.2, "custom": 0.5}
+
+
+def latest_result(experiment) -> Result | None:
+    """The typed result of the latest snapshot (:func:`latest_snapshot`), None before any."""
+    snapshot = latest_snapshot(experiment)
+    return snapshot.result if snapshot is not None else None
 
 
 def plan_for_form(

@@ -1,6 +1,7 @@
 """Computing and storing result snapshots."""
 
 import logging
+from dataclasses import replace
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
@@ -15,6 +16,7 @@ from apps.judging.services import criterion_current
 from apps.results import cuped
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
+from apps.results.result import Result, Running
 from apps.results.safety import guardrails_enforce, optimize_rebalance
 from apps.results.selectors import latest_snapshot
 
@@ -31,17 +33,19 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
         return existing
     judge = _judge(experiment)
     arms = _arms(experiment, judge)
-    data = analyse(_setup(experiment, arms, _previous(experiment)), arms)
-    data["judging"] = _judging_counts(experiment, judge)
-    data["computed_at"] = timezone.now().isoformat()
+    result = replace(
+        analyse(_setup(experiment, arms, _previous(experiment)), arms),
+        judging=_judging_counts(experiment, judge),
+        computed_at=timezone.now().isoformat(),
+    )
     snapshot = ResultSnapshot(
         experiment=experiment,
         computed_at=timezone.now(),
         frozen=frozen,
         calls=sum(a.calls for a in arms),
-        verdict_code=data["verdict"]["code"],
-        verdict_sentence=data["verdict"]["sentence"],
-        data=data,
+        verdict_code=result.verdict.code,
+        verdict_sentence=result.verdict.sentence,
+        data=result.to_json(),
     )
     try:
         with transaction.atomic():
@@ -112,11 +116,11 @@ def _judging_counts(experiment: Experiment, judge: tuple | None) -> dict:
     return counts
 
 
-def _previous(experiment: Experiment) -> dict | None:
+def _previous(experiment: Experiment) -> Running | None:
     """The running ranges of the latest result (apps.results.analysis.running_ranges)."""
     latest = experiment.snapshots.order_by("-computed_at", "-id").values_list("data", flat=True)
     data = latest.first()
-    return data.get("running") if isinstance(data, dict) else None
+    return Result.from_json(data).running if data is not None else None
 
 
 def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
@@ -166,7 +170,7 @@ def _history(experiment: Experiment) -> dict | None:
     )
 
 
-def _setup(experiment: Experiment, arms: list[Arm], previous: dict | None = None) -> Setup:
+def _setup(experiment: Experiment, arms: list[Arm], previous: Running | None = None) -> Setup:
     keys = dict(experiment.variants.values_list("id", "key"))
     phases = tuple(
         {keys[int(i)]: w for i, w in p["weights"].items() if int(i) in keys}
@@ -232,9 +236,9 @@ def results_optimize_running() -> int:
             experiment.variants.filter(paused_weight__isnull=False).values_list("key", flat=True)
         )
         arms = [
-            (v["key"], (v["mean"] or 0.0) * v["units"], v["units"])  # mean None: no rate
-            for v in snapshot.data["variants"]
-            if v["key"] not in paused
+            (v.key, (v.mean or 0.0) * v.units, v.units)  # mean None: no rate
+            for v in snapshot.result.variants
+            if v.key not in paused
         ]
         try:
             with transaction.atomic():

@@ -37,6 +37,7 @@ from apps.results.aggregation import (
 )
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.markers import markers
+from apps.results.result import Result, Running
 from apps.stats.types import RatioStats
 
 MAX_BUCKETS = 200
@@ -150,11 +151,13 @@ def experiment_series(experiment, snapshot=None) -> dict:
     return series
 
 
-def _running(snapshot) -> dict | None:
-    return (snapshot.data or {}).get("running") if snapshot is not None else None
+def _running(snapshot) -> Running | None:
+    return snapshot.result.running if snapshot is not None else None
 
 
-def compute_series(experiment, previous: dict | None = None, now: datetime | None = None) -> dict:
+def compute_series(
+    experiment, previous: Running | None = None, now: datetime | None = None
+) -> dict:
     """Points at the end of every bucket from the start to the stop (or now)."""
     variants = list(experiment.variants.order_by("-is_control", "key"))
     if experiment.started_at is None or not variants:
@@ -179,9 +182,9 @@ def compute_series(experiment, previous: dict | None = None, now: datetime | Non
             state.add(variant_id, int(phase), int(calls), int(units), values)
         at = min(end, datetime.fromtimestamp((bucket + 1) * step, tz=UTC))
         final = bucket == last
-        data = analyse(state.setup(at, previous if final and previous else keep), state.arms(at))
-        keep = data["running"]
-        points.append(_point(at, data, experiment.min_calls_per_arm))
+        result = analyse(state.setup(at, previous if final and previous else keep), state.arms(at))
+        keep = result.running
+        points.append(_point(at, result, experiment.min_calls_per_arm))
     return {
         "goal": experiment.goal_kind,
         "scale": goal.scale,
@@ -193,18 +196,17 @@ def compute_series(experiment, previous: dict | None = None, now: datetime | Non
     }
 
 
-def _point(at: datetime, data: dict, min_units: int) -> dict:
+def _point(at: datetime, result: Result, min_units: int) -> dict:
     """The point at `at`. Its changes only once every variant has the experiment's minimum
     of units, as the verdict: before that a range is too wide to read (and would squash
     the chart's later, useful part)."""
     point = {"t": at.isoformat(), "mean": {}, "units": {}, "lift": {}}
-    compared = min((v["units"] for v in data["variants"]), default=0) >= min_units
-    for v in data["variants"]:
-        point["units"][v["key"]] = v["units"]
-        point["mean"][v["key"]] = v["mean"] if v["units"] >= MIN_UNITS_DRAWN else None
-        lift = v.get("lift")
-        if compared and lift and lift.get("ok"):
-            point["lift"][v["key"]] = [lift["absolute"], lift["ci_low"], lift["ci_high"]]
+    compared = min((v.units for v in result.variants), default=0) >= min_units
+    for v in result.variants:
+        point["units"][v.key] = v.units
+        point["mean"][v.key] = v.mean if v.units >= MIN_UNITS_DRAWN else None
+        if compared and v.lift and v.lift.ok:
+            point["lift"][v.key] = [v.lift.absolute, v.lift.ci_low, v.lift.ci_high]
     return point
 
 

@@ -39,13 +39,13 @@ def results_refresh(request, pk):
 def _panel(request, experiment, snapshot):
     context = {"experiment": experiment, "snapshot": snapshot, "data": None}
     if snapshot is not None:
-        data = snapshot.data
+        result = snapshot.result
         pending = apply_request_pending(experiment)
         context |= {
-            "data": data,
-            "card": decision_card(experiment, data, request.user, pending),
+            "data": result,
+            "card": decision_card(experiment, result, request.user, pending),
             "declined": None if pending else apply_request_declined(experiment),
-            "scorecard": scorecard(experiment, data),
+            "scorecard": scorecard(experiment, result),
             "series": _series(experiment, snapshot),
             "seg": _segments(
                 experiment, snapshot, request.session.get(f"segment:{experiment.pk}", "")

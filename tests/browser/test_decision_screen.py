@@ -16,6 +16,7 @@ from apps.agents.services import prompt_rollback
 from apps.calls.models import Call
 from apps.experiments.models import ApplyRequest, Experiment, Status
 from apps.experiments.services import experiment_start, experiment_stop
+from apps.results.result import Change
 from apps.results.scorecard import range_words
 from apps.results.services import results_compute
 from apps.stats.scales import format_change
@@ -165,7 +166,9 @@ def test_the_scorecard_and_charts_agree_with_the_results_api(
 
     goal_row = page.locator(".score-row.goal .score-variant").first
     expect(goal_row).to_contain_text(format_change(b["lift"]["absolute"], "conversion", True))
-    expect(goal_row).to_contain_text(f"range {range_words(b['lift'], 'conversion')}")
+    expect(goal_row).to_contain_text(
+        f"range {range_words(Change.from_json(b['lift']), 'conversion')}"
+    )
     expect(goal_row.locator(".badge")).to_have_text("Better")
     guardrail = page.locator(".score-row.guardrail")
     expect(guardrail).to_contain_text("Transfer rate")

@@ -7,10 +7,16 @@ control's mean, a plan for the test that decides, and "Safe to apply" only when 
 import numpy as np
 import pytest
 
+from apps.results import analysis
 from apps.results.aggregation import ArmData
-from apps.results.analysis import Arm, Setup, analyse
+from apps.results.analysis import Arm, Setup
 from apps.stats.planning import calls_per_variant_for_proportion, units_per_variant_for_goal
 from apps.stats.types import RatioStats
+
+
+def analyse(setup, arms) -> dict:
+    """analysis.analyse() in the form a snapshot stores and the API returns (Result.to_json)."""
+    return analysis.analyse(setup, arms).to_json()
 
 
 def rate(n, successes):

@@ -129,8 +129,9 @@ def test_after_apply_and_after_rollback_the_card_says_what_is_live(
 
 
 def test_the_scorecard_has_the_goal_then_each_guardrail(winning):
-    data = winning.snapshots.get().data
-    rows = scorecard(winning, data)
+    snapshot = winning.snapshots.get()
+    data = snapshot.data
+    rows = scorecard(winning, snapshot.result)
     assert [r["kind"] for r in rows] == ["goal", "guardrail"]
     goal, transfer = rows
     assert goal["label"] == "Conversion rate" and goal["threshold"] is None

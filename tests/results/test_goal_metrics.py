@@ -197,8 +197,9 @@ def test_the_panel_shows_secondary_rows_after_the_guardrails(agent, operator, cl
 
     experiment = _running(agent, operator, secondary=["cost_per_call"])
     _calls(experiment, n=300, worse="b")
-    data = results_compute(experiment=experiment).data
-    rows = scorecard(experiment, data)
+    snapshot = results_compute(experiment=experiment)
+    data = snapshot.data
+    rows = scorecard(experiment, snapshot.result)
     assert [r["kind"] for r in rows] == ["goal", "guardrail", "secondary"]
     cost = rows[2]
     cell = _row(data, "secondary", "cost_per_call")["variants"][1]

@@ -97,8 +97,8 @@ def test_each_point_is_the_analysis_of_the_calls_before_it(agent, operator, unit
         assert point["lift"]["b"][0] == pytest.approx(lift["absolute"], rel=1e-9)
 
 
-def analyse_rows(data):
-    return {v["key"]: v for v in data["variants"]}
+def analyse_rows(result):
+    return {v["key"]: v for v in result.to_json()["variants"]}
 
 
 def test_the_range_narrows_and_never_widens_as_calls_come_in(agent, operator):

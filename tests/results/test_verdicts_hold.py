@@ -16,12 +16,19 @@ from scipy.stats import fisher_exact
 
 from apps.calls.models import Call
 from apps.experiments.services import experiment_start, weights_set
+from apps.results import analysis
 from apps.results.aggregation import ArmData
-from apps.results.analysis import Arm, Setup, analyse
+from apps.results.analysis import Arm, Setup
 from apps.results.services import results_compute
 from apps.stats.ratio import ratio_moments
 from apps.stats.types import RatioStats
 from tests.factories import make_experiment
+
+
+def analyse(setup, arms) -> dict:
+    """analysis.analyse() in the form a snapshot stores and the API returns (Result.to_json)."""
+    return analysis.analyse(setup, arms).to_json()
+
 
 SETUP = Setup("conversion", "higher", (), 100, 5000, 0.05, 0.0)
 

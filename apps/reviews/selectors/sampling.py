@@ -48,13 +48,13 @@ def leader_key(experiment: Experiment, keys) -> str | None:
     snapshot = latest_snapshot(experiment)
     rows = [
         row
-        for row in (snapshot.data.get("variants", []) if snapshot else [])
-        if row.get("key") in keys and row.get("mean") is not None
+        for row in (snapshot.result.variants if snapshot else ())
+        if row.key in keys and row.mean is not None
     ]
     if not rows:
         return None
     best = min if experiment.goal_direction == "lower" else max
-    return best(rows, key=lambda row: row["mean"])["key"]
+    return best(rows, key=lambda row: row.mean).key
 
 
 def median_duration(experiment: Experiment) -> float | None:
