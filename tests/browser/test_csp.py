@@ -79,7 +79,7 @@ def test_htmx_and_the_moved_scripts_still_work_under_the_policy(page, live_serve
     expect(page.locator("#plan")).to_contain_text("callers per variant", timeout=10_000)
     criterion = page.get_by_label("Criterion for the judge")
     expect(criterion).to_be_hidden()
-    page.get_by_label("Custom: an LLM judges each call against your criterion").check()
+    page.get_by_role("radio", name="Pass rate (LLM judge)").check()
     expect(criterion).to_be_visible()
 
     # The traffic split posts through htmx and swaps in the answer.

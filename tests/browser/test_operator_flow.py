@@ -29,7 +29,7 @@ def test_operator_goes_from_hypothesis_to_applied_winner(page, live_server, scre
     page.get_by_role("link", name="Experiments").click()
     page.get_by_role("link", name="New experiment").first.click()
     page.get_by_label("Name").fill("Budget early")
-    page.get_by_label("Custom: an LLM judges each call against your criterion").check()
+    page.get_by_role("radio", name="Pass rate (LLM judge)").check()
     expect(page.get_by_label("Criterion for the judge")).to_be_visible()
     page.get_by_label("Criterion for the judge").fill(
         "The agent learns the caller's budget and timeline without being pushy."
@@ -49,7 +49,7 @@ def test_operator_goes_from_hypothesis_to_applied_winner(page, live_server, scre
     expect(page.locator("#plan")).to_contain_text("20% lift")
     # 400 calls cannot show a transfer rate to be no worse than 3 points (the results would
     # rightly say "wait for the guardrails"); this loop is about the goal, so no guardrail.
-    page.get_by_label("Transfer rate").uncheck()
+    page.get_by_role("group", name="Guardrails").get_by_label("Transfer rate").uncheck()
     screenshot("flow-1-new-experiment")
     page.get_by_role("button", name="Draft experiment").click()
     expect(page.get_by_text("Only the control so far")).to_be_visible()
