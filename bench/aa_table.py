@@ -32,7 +32,13 @@ import numpy as np
 SEED = 20261129
 LOOKS = 100
 MIN_CALLS, TUNING = 100, 5000  # the default experiment's
-MIN_LIFT = {"conversion": 0.05, "duration": 0.05, "sentiment": 0.05, "latency_p95": 0.05}
+MIN_LIFT = {
+    "conversion": 0.05,
+    "duration": 0.05,
+    "sentiment": 0.05,
+    "latency_p95": 0.05,
+    "tool_success_rate": 0.05,
+}
 KEYS = ("control", "b", "c")
 TARGETS = {"any": 0.05, "srm": 0.002, "power": 0.80}
 COMMAND = "PYTHONPATH=. .venv/bin/python -m bench.aa_table"
@@ -49,7 +55,8 @@ class Scenario:
     phase_from: tuple[int, ...] = (0,)  # the look each phase starts at
     rates: tuple[tuple[float, ...], ...] = ((0.1, 0.1),)  # per phase and arm (conversion)
     experiments: int = 2000
-    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"; "quantile"; "history"
+    # "once": one call per caller; "repeat"; "optimize"; "quantile"; "history"; "ratio"
+    kind: str = "once"
     cuped: bool = False  # analyse with the callers' history (kind "history" only)
     seed_as: str = ""  # draw the data of this scenario instead (a row with and without CUPED)
     lift: float = 0.0  # the last arm's relative lift (power)
@@ -90,6 +97,7 @@ def scenarios() -> list[Scenario]:
             kind="quantile",
             experiments=1000,
         ),
+        *ratio_scenarios(),
         Scenario(
             "three-arms",
             "three arms 34/33/33 at 10%",
@@ -136,6 +144,27 @@ def scenarios() -> list[Scenario]:
             lift=0.2,
             plan=plan_repeat,
             experiments=1000,
+        ),
+    ]
+
+
+def ratio_scenarios() -> list[Scenario]:
+    """Tool success rate (a ratio, delta method) on repeat callers making 0-4 tool calls a
+    call, callers differing in how often their tools fail (bench/aa_ratio.py): 50/50, and a
+    split change 50/50 then 10/90."""
+    ratio = {"goal": "tool_success_rate", "kind": "ratio", "experiments": 1000}
+    return [
+        Scenario(
+            "ratio-tool-success",
+            "tool success rate (ratio), repeat callers, 0-4 tool calls a call, ~97%, 50/50",
+            **ratio,
+        ),
+        Scenario(
+            "ratio-tool-success-split-change",
+            "tool success rate (ratio), repeat callers: 50/50, then 10/90",
+            splits=((50, 50), (10, 90)),
+            phase_from=(0, LOOKS // 2),
+            **ratio,
         ),
     ]
 
@@ -218,6 +247,9 @@ class Trial:
     splits: list[tuple[int, ...]]
     phases: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     quantiles: list = field(default_factory=list)  # [look][arm]: QuantileStats (quantile rows)
+    # units[look, arm, phase] = (callers, calls) when they differ from the metric's units
+    # (a ratio: callers without a tool call are no unit of it but count in the split check)
+    units: np.ndarray | None = None
 
 
 def tally(shape, look, arm, phase, first, num, den, prev_num, prev_den) -> np.ndarray:
@@ -358,7 +390,9 @@ def quantile_arm(index: int, split: tuple[int, ...], stats, goal: str):
     return Arm(key, key.title(), split[index], index == 0, data, data.calls)
 
 
-def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: bool = False):
+def arm(index, split, cum: np.ndarray, goal: str, cuped: bool = False, units=None):
+    """An arm as apps.results.aggregation hands it: the goal's sums per phase; `units`
+    (callers, calls) per phase when not the goal's own units and calls."""
     from apps.results.aggregation import ArmData, sum_stats
     from apps.results.analysis import Arm
     from apps.stats.types import RatioStats
@@ -371,15 +405,19 @@ def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: b
     if not phases:
         return Arm(key, key.title(), split[index], index == 0, None, 0)
     total = sum_stats(list(phases.values()))
+    by_phase = {k: s.n for k, s in phases.items()}
+    calls, count = int(total.den_sum), total.n
+    if units is not None:
+        by_phase = {k: int(row[0]) for k, row in enumerate(units.tolist()) if row[0]}
+        calls, count = int(units[:, 1].sum()), sum(by_phase.values())
     data = ArmData(
-        index,
-        int(total.den_sum),
-        total.n,
-        {goal: total},
-        {k: {goal: s} for k, s in phases.items()},
-        {k: s.n for k, s in phases.items()},
+        index, calls, count, {goal: total}, {k: {goal: s} for k, s in phases.items()}, by_phase
     )
     return Arm(key, key.title(), split[index], index == 0, data, data.calls, history)
+
+
+def _at(units, index: int, phases: int):
+    return None if units is None else units[index, :phases]
 
 
 def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
@@ -395,8 +433,9 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
                 quantile_arm(i, splits[-1], q, sc.goal) for i, q in enumerate(trial.quantiles[look])
             ]
         else:
+            units = None if trial.units is None else trial.units[look]
             arms = [
-                arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped)
+                arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped, _at(units, i, k))
                 for i in range(len(splits[0]))
             ]
         phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
@@ -434,6 +473,10 @@ def run_chunk(task) -> tuple[str, dict[str, int]]:
             trial = draw_history(rng, sc)
         elif sc.kind == "optimize":
             trial = draw_optimize(rng, sc, zlib.crc32(sc.name.encode()) + experiment)
+        elif sc.kind == "ratio":
+            from bench.aa_ratio import draw_ratio
+
+            trial = draw_ratio(rng, sc)
         elif sc.kind == "quantile":
             trial = draw_quantile(rng, sc)
         else:
