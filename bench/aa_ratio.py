@@ -19,9 +19,10 @@ NO_TOOLS, MOST_TOOLS = 0.5, 4
 SUCCESS = (9.7, 0.3)  # Beta parameters of a caller's tool success rate
 
 
-def draw_ratio(rng, sc) -> Trial:
+def ratio_calls(rng, sc) -> dict[str, np.ndarray]:
+    """Every call seen by the last look, grouped by caller in call order: its caller, look,
+    the caller's arm and phase, whether it is the caller's first, tool calls and successes."""
     look0, arm0, phase_of = callers(rng, sc)
-    phase0 = phase_of[look0]
     success = rng.beta(*SUCCESS, look0.size)
     calls = np.where(rng.random(look0.size) < 0.3, rng.integers(3, 11, look0.size), 1)
     who = np.repeat(np.arange(look0.size), calls)
@@ -29,13 +30,19 @@ def draw_ratio(rng, sc) -> Trial:
     offset = np.where(first, 0, rng.integers(0, 10, who.size))
     look = look0[who] + offset[np.lexsort((offset, who))]  # in call order within a caller
     tools = np.where(rng.random(who.size) < NO_TOOLS, 0, rng.integers(1, MOST_TOOLS + 1, who.size))
-    ok = rng.binomial(tools, success[who]).astype(float)
+    ok = rng.binomial(tools, success[who])
     seen = look < LOOKS
-    who, first, look, tools, ok = who[seen], first[seen], look[seen], tools[seen], ok[seen]
-    num, den = _running(first, ok), _running(first, tools.astype(float))
+    out = dict(who=who, look=look, arm=arm0[who], phase=phase_of[look0][who], first=first)
+    return {k: v[seen] for k, v in (out | dict(tools=tools, ok=ok)).items()}
+
+
+def draw_ratio(rng, sc) -> Trial:
+    c = ratio_calls(rng, sc)
+    ok, tools, first = c["ok"].astype(float), c["tools"].astype(float), c["first"]
+    num, den = _running(first, ok), _running(first, tools)
     metric_first = (den > 0) & (den == tools)  # this call made the caller's first tool call
     shape = (LOOKS, len(sc.splits[0]), len(sc.splits))
-    where = (look, arm0[who], phase0[who])
+    where = (c["look"], c["arm"], c["phase"])
     cum = tally(shape, *where, metric_first, num, den, num - ok, den - tools)
     index = np.ravel_multi_index(where, shape)
     size = int(np.prod(shape))
