@@ -12,7 +12,9 @@ Data: per-unit sufficient statistics drawn with NumPy, new units split between t
 random (multinomial) by the split of their phase; a caller's statistics are the sums over
 their calls (`apps.results.aggregation`), counted in the phase of their first call. Seeded
 per (scenario, experiment): the first N experiments are the same whatever N and however
-many processes run them. About 2,200 CPU seconds for every row: ~18 min on two free cores.
+many processes run them. About 5,800 CPU seconds for every row (the issue 11 rows 2,200, the
+CUPED, ratio and duration rows of issue 12 the rest, summed from their CPU s columns): ~50 min
+on two free cores.
 Under `make bench` (BENCH_TMP set) it also saves its figures for the report;
 BENCH_AA_EXPERIMENTS=N runs N experiments per row instead.
 
@@ -67,7 +69,7 @@ def scenarios() -> list[Scenario]:
     """The table's rows. Horizons: 10,000 units per arm, and at low baselines enough for
     1,000 expected conversions per arm by the last look, so that chance has room to look
     significant; the power rows end at the planned size. 1,000 experiments where a row costs
-    more (three arms, 100 phases) or needs less precision, to keep the table under 20 min."""
+    more (three arms, 100 phases, CUPED) or needs less precision."""
     plan, plan_repeat = planned_sizes()
     a_a = [
         Scenario(
