@@ -12,7 +12,9 @@ Data: per-unit sufficient statistics drawn with NumPy, new units split between t
 random (multinomial) by the split of their phase; a caller's statistics are the sums over
 their calls (`apps.results.aggregation`), counted in the phase of their first call. Seeded
 per (scenario, experiment): the first N experiments are the same whatever N and however
-many processes run them. About 2,200 CPU seconds for every row: ~18 min on two free cores.
+many processes run them. About 5,800 CPU seconds for every row (the issue 11 rows 2,200, the
+CUPED, ratio and duration rows of issue 12 the rest, summed from their CPU s columns): ~50 min
+on two free cores.
 Under `make bench` (BENCH_TMP set) it also saves its figures for the report;
 BENCH_AA_EXPERIMENTS=N runs N experiments per row instead.
 
@@ -32,7 +34,13 @@ import numpy as np
 SEED = 20261129
 LOOKS = 100
 MIN_CALLS, TUNING = 100, 5000  # the default experiment's
-MIN_LIFT = {"conversion": 0.05, "duration": 0.05, "sentiment": 0.05, "latency_p95": 0.05}
+MIN_LIFT = {
+    "conversion": 0.05,
+    "duration": 0.05,
+    "sentiment": 0.05,
+    "latency_p95": 0.05,
+    "tool_success_rate": 0.05,
+}
 KEYS = ("control", "b", "c")
 TARGETS = {"any": 0.05, "srm": 0.002, "power": 0.80}
 COMMAND = "PYTHONPATH=. .venv/bin/python -m bench.aa_table"
@@ -49,7 +57,8 @@ class Scenario:
     phase_from: tuple[int, ...] = (0,)  # the look each phase starts at
     rates: tuple[tuple[float, ...], ...] = ((0.1, 0.1),)  # per phase and arm (conversion)
     experiments: int = 2000
-    kind: str = "once"  # "once": one call per caller; "repeat"; "optimize"; "quantile"; "history"
+    # "once": one call per caller; "repeat"; "optimize"; "quantile"; "history"; "ratio"
+    kind: str = "once"
     cuped: bool = False  # analyse with the callers' history (kind "history" only)
     seed_as: str = ""  # draw the data of this scenario instead (a row with and without CUPED)
     lift: float = 0.0  # the last arm's relative lift (power)
@@ -60,7 +69,7 @@ def scenarios() -> list[Scenario]:
     """The table's rows. Horizons: 10,000 units per arm, and at low baselines enough for
     1,000 expected conversions per arm by the last look, so that chance has room to look
     significant; the power rows end at the planned size. 1,000 experiments where a row costs
-    more (three arms, 100 phases) or needs less precision, to keep the table under 20 min."""
+    more (three arms, 100 phases, CUPED) or needs less precision."""
     plan, plan_repeat = planned_sizes()
     a_a = [
         Scenario(
@@ -90,6 +99,7 @@ def scenarios() -> list[Scenario]:
             kind="quantile",
             experiments=1000,
         ),
+        *ratio_scenarios(),
         Scenario(
             "three-arms",
             "three arms 34/33/33 at 10%",
@@ -140,10 +150,33 @@ def scenarios() -> list[Scenario]:
     ]
 
 
+def ratio_scenarios() -> list[Scenario]:
+    """Tool success rate (a ratio, delta method) on repeat callers making 0-4 tool calls a
+    call, callers differing in how often their tools fail (bench/aa_ratio.py): 50/50, and a
+    split change 50/50 then 10/90."""
+    ratio = {"goal": "tool_success_rate", "kind": "ratio", "experiments": 1000}
+    return [
+        Scenario(
+            "ratio-tool-success",
+            "tool success rate (ratio), repeat callers, 0-4 tool calls a call, ~97%, 50/50",
+            **ratio,
+        ),
+        Scenario(
+            "ratio-tool-success-split-change",
+            "tool success rate (ratio), repeat callers: 50/50, then 10/90",
+            splits=((50, 50), (10, 90)),
+            phase_from=(0, LOOKS // 2),
+            **ratio,
+        ),
+    ]
+
+
 def history_scenarios() -> list[Scenario]:
-    """CUPED (apps/stats/cuped.py) on repeat callers at 1-2%, half of them with calls in the
-    30 days before (bench/aa_history.py): A/A with it on, after a split change with a drift
-    too, and power at +20% by the planned size with and without it, on the same data."""
+    """CUPED (apps/stats/cuped.py) on repeat callers, half of them with calls in the 30 days
+    before (bench/aa_history.py). Conversion at 1-2%: A/A with it on, after a split change
+    with a drift too, and power at +20% with and without it on the same data. Call duration
+    with persistent caller effects (a caller's own typical length): the same, power at -5%
+    (the default minimum lift)."""
     from bench.aa_history import planned_size
 
     plan = planned_size(0.02, 0.2)
@@ -183,6 +216,50 @@ def history_scenarios() -> list[Scenario]:
         ),
         Scenario("power-history", "repeat callers with history, 2% -> 2.4%, no CUPED", **power),
         Scenario("power-cuped", "the same callers and calls, with CUPED", cuped=True, **power),
+        *duration_history_scenarios(),
+    ]
+
+
+def duration_history_scenarios() -> list[Scenario]:
+    """Call duration with CUPED: median 180 s, callers differing (sigma 0.6) and their calls
+    around their own length (sigma 0.4), half with 1-10 calls in the 30 days before."""
+    from bench.aa_history import planned_size
+
+    plan = planned_size(180.0, -0.05, "duration")
+    duration = {"goal": "duration", "direction": "lower", "kind": "history", "experiments": 1000}
+    power = {
+        **duration,
+        "rates": ((180.0, 180.0),),
+        "units_per_look": -(-2 * plan // LOOKS),
+        "lift": -0.05,
+        "plan": plan,
+        "seed_as": "power-duration-history",
+    }
+    return [
+        Scenario(
+            "cuped-duration",
+            "CUPED, call duration, repeat callers with history, median 180 s, 50/50",
+            rates=((180.0, 180.0),),
+            cuped=True,
+            **duration,
+        ),
+        Scenario(
+            "cuped-duration-split-change",
+            "CUPED, call duration with history: 50/50 at median 180 s, then 10/90 at 220 s",
+            splits=((50, 50), (10, 90)),
+            phase_from=(0, LOOKS // 2),
+            rates=((180.0, 180.0), (220.0, 220.0)),
+            cuped=True,
+            **duration,
+        ),
+        Scenario(
+            "power-duration-history",
+            "call duration with history, 5% shorter in the variant, no CUPED",
+            **power,
+        ),
+        Scenario(
+            "power-duration-cuped", "the same callers and calls, with CUPED", cuped=True, **power
+        ),
     ]
 
 
@@ -218,6 +295,9 @@ class Trial:
     splits: list[tuple[int, ...]]
     phases: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     quantiles: list = field(default_factory=list)  # [look][arm]: QuantileStats (quantile rows)
+    # units[look, arm, phase] = (callers, calls) when they differ from the metric's units
+    # (a ratio: callers without a tool call are no unit of it but count in the split check)
+    units: np.ndarray | None = None
 
 
 def tally(shape, look, arm, phase, first, num, den, prev_num, prev_den) -> np.ndarray:
@@ -358,7 +438,9 @@ def quantile_arm(index: int, split: tuple[int, ...], stats, goal: str):
     return Arm(key, key.title(), split[index], index == 0, data, data.calls)
 
 
-def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: bool = False):
+def arm(index, split, cum: np.ndarray, goal: str, cuped: bool = False, units=None):
+    """An arm as apps.results.aggregation hands it: the goal's sums per phase; `units`
+    (callers, calls) per phase when not the goal's own units and calls."""
     from apps.results.aggregation import ArmData, sum_stats
     from apps.results.analysis import Arm
     from apps.stats.types import RatioStats
@@ -371,15 +453,19 @@ def arm(index: int, split: tuple[int, ...], cum: np.ndarray, goal: str, cuped: b
     if not phases:
         return Arm(key, key.title(), split[index], index == 0, None, 0)
     total = sum_stats(list(phases.values()))
+    by_phase = {k: s.n for k, s in phases.items()}
+    calls, count = int(total.den_sum), total.n
+    if units is not None:
+        by_phase = {k: int(row[0]) for k, row in enumerate(units.tolist()) if row[0]}
+        calls, count = int(units[:, 1].sum()), sum(by_phase.values())
     data = ArmData(
-        index,
-        int(total.den_sum),
-        total.n,
-        {goal: total},
-        {k: {goal: s} for k, s in phases.items()},
-        {k: s.n for k, s in phases.items()},
+        index, calls, count, {goal: total}, {k: {goal: s} for k, s in phases.items()}, by_phase
     )
     return Arm(key, key.title(), split[index], index == 0, data, data.calls, history)
+
+
+def _at(units, index: int, phases: int):
+    return None if units is None else units[index, :phases]
 
 
 def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
@@ -395,8 +481,9 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
                 quantile_arm(i, splits[-1], q, sc.goal) for i, q in enumerate(trial.quantiles[look])
             ]
         else:
+            units = None if trial.units is None else trial.units[look]
             arms = [
-                arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped)
+                arm(i, splits[-1], trial.cum[look, i, :k], sc.goal, sc.cuped, _at(units, i, k))
                 for i in range(len(splits[0]))
             ]
         phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
@@ -420,6 +507,15 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
     )
 
 
+def paired(with_cuped: bool, without: bool) -> dict[str, bool]:
+    """Whether this experiment found the lift without CUPED, and only with it or only without."""
+    return {
+        "plain_winners": without,
+        "gained": with_cuped and not without,
+        "lost": without and not with_cuped,
+    }
+
+
 def run_chunk(task) -> tuple[str, dict[str, int]]:
     sc, start, stop = task
     started = time.process_time()
@@ -434,11 +530,18 @@ def run_chunk(task) -> tuple[str, dict[str, int]]:
             trial = draw_history(rng, sc)
         elif sc.kind == "optimize":
             trial = draw_optimize(rng, sc, zlib.crc32(sc.name.encode()) + experiment)
+        elif sc.kind == "ratio":
+            from bench.aa_ratio import draw_ratio
+
+            trial = draw_ratio(rng, sc)
         elif sc.kind == "quantile":
             trial = draw_quantile(rng, sc)
         else:
             trial = (draw_repeat if sc.kind == "repeat" else draw_once)(rng, sc)
-        for name, flag in verdicts(sc, trial).items():
+        flags = verdicts(sc, trial)
+        if sc.cuped and sc.plan:  # the same draw without CUPED: the pair, experiment by experiment
+            flags |= paired(flags["winners"], verdicts(replace(sc, cuped=False), trial)["winners"])
+        for name, flag in flags.items():
             totals[name] = totals.get(name, 0) + flag
     totals["cpu_seconds"] = time.process_time() - started
     return sc.name, totals
@@ -477,10 +580,11 @@ def markdown(details: dict) -> str:
     rows, power = [], []
     for name, r in details["rows"].items():
         if r["plan"]:
+            pair = f"{_share(r, 'plain_winners')}: +{r['gained']} / -{r['lost']}"
             power.append(
                 f"| {r['label']} (`{name}`) | {r['experiments']:,} | {r['plan']:,} "
                 f"| **{_share(r, 'winners')}** | {_share(r, 'final_win')} "
-                f"| {r['cpu_seconds']:,.0f} |"
+                f"| {pair if 'gained' in r else '—'} | {r['cpu_seconds']:,.0f} |"
             )
             continue
         flag = "" if r["any"] / r["experiments"] <= TARGETS["any"] else " ✗"
@@ -505,9 +609,10 @@ def markdown(details: dict) -> str:
     if power:
         out += [
             "",
-            "| power (+20%) | experiments | planned units per arm (the last look) "
-            "| winning at some look | winning at the last look | CPU s |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| power (a true lift) | experiments | planned units per arm (the last look) "
+            "| winning at some look | winning at the last look "
+            "| without CUPED, same draws: found, +only with / -only without | CPU s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             *power,
         ]
     return "\n".join(out) + "\n"
@@ -520,7 +625,8 @@ def figures(details: dict) -> list:
     out = []
     for name, r in details["rows"].items():
         if r["plan"]:
-            label, key, target = f"{name}: +20% winning by the planned size", "winners", ">="
+            label = f"{name}: the true lift winning by the planned size"
+            key, target = "winners", ">="
         else:
             label, key, target = f"A/A {name}: any false verdict, {LOOKS} looks", "any", "<="
         bound = 100 * TARGETS["power" if r["plan"] else "any"]

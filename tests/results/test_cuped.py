@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def cuped_on(monkeypatch):
-    monkeypatch.setattr(results_cuped, "ENABLED", True)
+    """CUPED on for every goal it could serve, not only those shown in the simulation."""
+    monkeypatch.setattr(results_cuped, "GOALS", frozenset(METRICS))
 
 
 class Calls:
@@ -217,7 +218,106 @@ def test_cuped_is_off_in_call_mode_and_for_the_judge(
     assert (data["cuped"] is None) == (unit == "call" or goal == "custom")
 
 
-def test_it_is_off_by_default_until_the_simulation_allows_it(agent, operator):
+@pytest.mark.parametrize(
+    ("goal", "unit", "on"),
+    [
+        ("duration", "caller", True),
+        ("duration", "call", False),
+        ("conversion", "caller", False),
+        ("sentiment", "caller", False),
+        ("custom", "caller", False),
+    ],
+)
+def test_it_is_on_by_default_only_for_duration_in_caller_mode(goal, unit, on):
+    assert results_cuped.applies(unit=unit, goal=goal) is on
+
+
+def test_a_conversion_goal_is_not_adjusted_by_default(agent, operator):
     experiment = experiment_start(experiment=make_experiment(agent=agent), user=operator)
+    assert results_compute(experiment=experiment).data["cuped"] is None
+
+
+def _duration_world(agent, experiment, seed=5, callers=400):
+    """Callers with their own typical call length (lognormal); some called in the 30 days
+    before their first exposure, some long before; returns Calls and, per caller, (variant
+    id, first exposure)."""
+    rng = np.random.default_rng(seed)
+    calls, first = Calls(agent), {}
+    variants = list(experiment.variants.all())
+    start = timezone.now() - timedelta(days=3)
+    for i in range(callers):
+        caller, speed = f"+1666{i:04d}", np.log(180) + rng.normal(0, 0.6)
+        variant, at = variants[i % 2], start + timedelta(minutes=int(rng.integers(0, 4000)))
+        first[caller] = (variant.id, at)
+
+        for _ in range(int(rng.choice([0, 0, 1, 4]))):
+            calls.add(
+                caller,
+                at - timedelta(days=float(rng.uniform(0.01, 29.9))),
+                None,
+                duration_seconds=_length(rng, speed),
+            )
+        if rng.random() < 0.3:  # too old to be history
+            calls.add(caller, at - timedelta(days=45), None, duration_seconds=86_400.0)
+        for k in range(int(rng.choice([1, 1, 3]))):
+            calls.add(
+                caller,
+                at + timedelta(hours=k),
+                None,
+                experiment,
+                variant,
+                duration_seconds=_length(rng, speed),
+            )
+    calls.save()
+    return calls, first
+
+
+def _length(rng, speed: float) -> float:
+    """One call's seconds around the caller's own typical length, within what a call can be."""
+    return float(min(np.exp(speed + rng.normal(0, 0.4)), 86_400))
+
+
+def _duration_units(calls, first, agent, variant_id):
+    """Per caller of the variant: post (sum, count) and pre (sum, count) of durations."""
+    rows = []
+    for caller, (vid, at) in first.items():
+        if vid != variant_id:
+            continue
+        mine = [c for c in calls.rows if c.caller == caller and c.agent_id == agent.id]
+        post = [c.duration_seconds for c in mine if c.variant_id == vid]
+        pre = [
+            c.duration_seconds
+            for c in mine
+            if at - timedelta(days=30) <= c.started_at < at and c.variant_id is None
+        ]
+        rows.append((sum(post), len(post), sum(pre), len(pre)))
+    return [np.array(col, dtype=float) for col in zip(*rows, strict=True)]
+
+
+def test_a_duration_goal_is_adjusted_by_default_as_numpy_computes_it(agent, operator):
+    goal = {"goal_kind": "duration", "goal_direction": "lower"}
+    experiment = experiment_start(experiment=make_experiment(agent=agent, **goal), user=operator)
+    calls, first = _duration_world(agent, experiment)
     data = results_compute(experiment=experiment).data
-    assert (data["cuped"] is not None) == results_cuped.ENABLED
+    variants = list(experiment.variants.order_by("-is_control", "key"))
+    units = [_duration_units(calls, first, agent, v.id) for v in variants]
+    _theta, means, removed = _numpy_cuped(units)
+    assert data["cuped"]["variance_removed"] == pytest.approx(removed, rel=1e-9)
+    assert data["cuped"]["variance_removed"] > 0.1  # a caller's past length says a lot
+    assert data["variants"][1]["lift"]["absolute"] == pytest.approx(
+        means[1][0] - means[0][0], rel=1e-9
+    )
+
+
+def test_a_duration_goal_with_no_history_gives_the_plain_result(agent, operator):
+    goal = {"goal_kind": "duration", "goal_direction": "lower"}
+    experiment = experiment_start(experiment=make_experiment(agent=agent, **goal), user=operator)
+    calls, rng = Calls(agent), np.random.default_rng(2)
+    for i, variant in enumerate(list(experiment.variants.all()) * 120):
+        length = float(rng.lognormal(np.log(180), 0.7))
+        calls.add(f"d{i}", timezone.now(), None, experiment, variant, duration_seconds=length)
+    calls.save()
+    data = results_compute(experiment=experiment).data
+    assert data["cuped"]["units_with_history"] == 0 and data["cuped"]["variance_removed"] == 0
+    lift = data["variants"][1]["lift"]["absolute"]
+    assert lift == pytest.approx(data["variants"][1]["mean"] - data["variants"][0]["mean"])
