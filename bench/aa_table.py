@@ -2,10 +2,10 @@
 
 Every scenario of issue 11 is simulated as experiments whose arms are identical in truth,
 and each experiment is analysed look after look as the page does: the previous look's
-`result["running"]` goes into `Setup(previous=...)`, so a verdict cannot flip back. An
+`result.running` goes into `Setup(previous=...)`, so a verdict cannot flip back. An
 experiment counts as a false winner if any variant's verdict is "winning" or
 "guardrail_pending" at any look, a false loser if "losing", "changed" if its always-valid
-range became empty, an SRM false alarm if `result["srm"]["flagged"]`; "any" is any of the
+range became empty, an SRM false alarm if `result.srm.flagged`; "any" is any of the
 first three. Power: the variant converts 20% better, looks up to the planned size.
 
 Data: per-unit sufficient statistics drawn with NumPy, new units split between the arms at
@@ -488,10 +488,10 @@ def verdicts(sc: Scenario, trial: Trial) -> dict[str, bool]:
             ]
         phases = tuple({KEYS[i]: w for i, w in enumerate(s)} for s in splits)
         result = analyse(replace(setup, phases=phases, previous=previous), arms)
-        previous = result["running"]
-        codes = {v["verdict"]["code"] for v in result["variants"][1:]}
+        previous = result.running
+        codes = {v.verdict.code for v in result.variants[1:] if v.verdict is not None}
         seen |= codes
-        srm |= bool(result["srm"]["flagged"])
+        srm |= bool(result.srm.flagged)
     won = bool(seen & {"winning", "guardrail_pending"})
     lost, changed = "losing" in seen, "changed" in seen
     final = bool(codes & {"winning", "guardrail_pending", "losing", "changed"})
