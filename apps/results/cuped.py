@@ -32,7 +32,7 @@ from apps.stats.types import RatioStats
 
 # The goals CUPED is on for: those where the A/A table (bench/aa_table.py, docs/benchmarks.md)
 # showed it safe (at most 5% false verdicts over 100 looks, also after a split change) and a
-# power gain on the same draws. Call duration with persistent caller effects: A/A 2.3% (50/50)
+# power gain on the same draws. Call duration with persistent caller effects: A/A 1.9% (50/50)
 # and 2.7% (split change with a drift), power 93.7% against 87.7% without (21 experiments of
 # 300 found the lift only with CUPED, 3 only without). Not conversion: at 1-2% a caller's
 # history explained too little to gain anything (83.0% against 82.7%); no other goal has
