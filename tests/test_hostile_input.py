@@ -22,7 +22,7 @@ from apps.calls.models import Call
 from apps.experiments.models import Experiment, ResultSnapshot, Variant
 from apps.experiments.services import experiment_start, variant_fork
 from apps.results import services as results
-from apps.results.analysis import _finite
+from apps.results.result import _plain
 from apps.results.services import results_compute, results_refresh_running
 from config.inputs import json_problem
 from tests.factories import CallFactory, make_agent, make_experiment
@@ -524,7 +524,7 @@ def test_a_failed_freeze_is_recorded_and_retried_by_the_refresh(running, operato
 
 
 def test_analysis_never_stores_nan_or_infinity():
-    data = _finite({"a": float("nan"), "b": [float("inf"), 1.5], "c": {"d": -float("inf")}})
+    data = _plain({"a": float("nan"), "b": [float("inf"), 1.5], "c": {"d": -float("inf")}})
     assert data == {"a": None, "b": [None, 1.5], "c": {"d": None}}
 
 
