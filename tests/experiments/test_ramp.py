@@ -2,6 +2,7 @@
 
 Real PostgreSQL; the beat path runs the results job on stored calls."""
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -230,17 +231,51 @@ def test_the_results_job_holds_a_variant_whose_guardrail_is_not_yet_shown_safe(a
 
 
 def test_guardrails_hold_needs_every_guardrail_shown_safe_and_the_calls(agent, operator):
-    experiment = ramped(agent, operator)
+    experiment = ramped(agent, operator)  # guardrail: transfer rate, 3 points
     calls = add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=3000, transferred={})
     snapshot = results_compute(experiment=experiment)
     (row,) = [r for r in snapshot.result.guardrails[0].variants if r.key == "b"]
-    # an independent count of the calls the test made, against the threshold
+    # independently, from the calls the test made: the observed difference in transfer rate
+    # lies in the stored range, whose worse end is within the 3-point threshold
+    rate = {
+        key: np.mean([c.transferred for c in calls if c.variant.key == key])
+        for key in ("control", "b")
+    }
+    assert row.ci_low <= rate["b"] - rate["control"] <= row.ci_high < 0.03
+    assert row.shown_safe is True
+    assert guardrails_hold(experiment=experiment, snapshot=snapshot) == {"b": True}
     b_calls = sum(1 for c in calls if c.variant.key == "b")
-    assert b_calls == 3000
-    assert guardrails_hold(experiment=experiment, snapshot=snapshot) == {"b": row.shown_safe}
     Experiment.objects.filter(pk=experiment.pk).update(min_calls_per_arm=b_calls + 1)
     experiment.refresh_from_db()
     assert guardrails_hold(experiment=experiment, snapshot=snapshot) == {"b": False}
+
+
+def test_the_results_job_widens_a_variant_whose_guardrail_is_shown_safe(agent, operator):
+    experiment = ramped(agent, operator)
+    add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=3000, transferred={})
+    results_refresh_running()
+    assert weights_of(experiment) == {"control": 75, "b": 25}
+    entry = AuditEntry.objects.filter(action="experiment.weights").latest("id")
+    assert entry.actor_label == "ramp job" and entry.after == {"control": 75, "b": 25}
+
+
+def test_a_guardrail_with_no_variance_is_not_proof_and_holds_the_ramp(agent, operator):
+    # no transfers at all on either arm: the analysis calls nothing shown safe from it
+    experiment = ramped(agent, operator)
+    zero = {"control": 0.0, "b": 0.0}
+    add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=500, transferred=zero)
+    results_refresh_running()
+    assert weights_of(experiment) == {"control": 95, "b": 5}
+
+
+def test_a_variant_shown_worse_is_paused_by_the_guardrail_job_and_not_widened(agent, operator):
+    experiment = ramped(agent, operator)
+    worse = {"control": 0.05, "b": 0.20}  # 15 points more transfers, threshold 3
+    add_calls(experiment, {"control": 0.2, "b": 0.2}, per_variant=3000, transferred=worse)
+    results_refresh_running()
+    results_refresh_running()
+    assert weights_of(experiment) == {"control": 100, "b": 0}
+    assert not AuditEntry.objects.filter(actor_label="ramp job").exists()
 
 
 # the page and the API
