@@ -112,6 +112,13 @@ class ExperimentOut(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     stopped_at = serializers.DateTimeField(allow_null=True)
     variants = VariantOut(many=True)
+    ramp = serializers.BooleanField(
+        help_text="Ramp up: the variants start at 5% and widen while their guardrails hold."
+    )
+    ramp_target = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="With a ramp, once started: the split the variants widen to, by key.",
+    )
 
 
 class ExperimentIn(JsonInput):
@@ -134,6 +141,12 @@ class ExperimentIn(JsonInput):
         help_text="Smallest change worth detecting: relative for rates and duration "
         "(0.05 = 5%), in points for sentiment (0.05 = 0.05 points on -1..1).",
     )
+    ramp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Start the variants at 5% and widen (25%, then the split set at start) "
+        "while their guardrails are shown safe. Not with optimize mode.",
+    )
 
 
 class DraftIn(JsonInput):
@@ -151,6 +164,9 @@ class DraftIn(JsonInput):
     optimize = serializers.BooleanField(
         required=False, help_text="Only for conversion and custom goals."
     )
+    ramp = serializers.BooleanField(
+        required=False, help_text="Start the variants at 5% and widen while guardrails hold."
+    )
 
     def settings_of(self, experiment) -> dict:
         data = dict(self.validated_data)
@@ -161,7 +177,16 @@ class DraftIn(JsonInput):
                 "goal_criteria": experiment.goal_criteria,
                 **goal,
             }
-        fields = ("name", "description", "unit", "guardrails", "secondary", "min_lift", "optimize")
+        fields = (
+            "name",
+            "description",
+            "unit",
+            "guardrails",
+            "secondary",
+            "min_lift",
+            "optimize",
+            "ramp",
+        )
         current = {field: getattr(experiment, field) for field in fields}
         return {**current, **data, **goal}
 
@@ -248,6 +273,7 @@ class ExperimentsView(APIView):
             guardrails=data.get("guardrails"),
             secondary=data.get("secondary"),
             min_lift=data["min_lift"],
+            ramp=data["ramp"],
             user=request.auth.label,
             **data["goal"],
         )

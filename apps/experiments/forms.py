@@ -94,6 +94,12 @@ class ExperimentForm(forms.Form):
         help_text="Instead of a fixed split, traffic moves hourly toward the variant most "
         "likely to be best (each keeps at least 1%). Leave off to test with a fixed split.",
     )
+    ramp = forms.BooleanField(
+        required=False,
+        label="Ramp up: start the variants at 5% and widen while their guardrails hold",
+        help_text="Each variant gets 5% of calls at first, then 25%, then the split you set, "
+        "each step once its guardrails are shown safe on enough calls.",
+    )
     min_lift_percent = forms.FloatField(
         initial=5,
         min_value=0.1,
@@ -157,6 +163,12 @@ class ExperimentForm(forms.Form):
                 "Optimize works only for goals whose calls pass or fail; this goal is tested "
                 "with a fixed split.",
             )
+        if data.get("optimize") and data.get("ramp"):
+            self.add_error(
+                "ramp",
+                "Ramp up works with a fixed split only: optimize mode already moves traffic "
+                "by itself. Turn one of them off.",
+            )
         return data
 
     def _guardrails(self) -> list[dict]:
@@ -177,6 +189,7 @@ class ExperimentForm(forms.Form):
         return {
             "agent": data["agent"],
             "optimize": data["optimize"],
+            "ramp": data["ramp"],
             "name": data["name"],
             "description": data["description"],
             "goal_kind": data["goal_kind"],
@@ -224,6 +237,7 @@ class DraftForm(ExperimentForm):
             "secondary": list(experiment.secondary),
             "unit": experiment.unit,
             "optimize": experiment.optimize,
+            "ramp": experiment.ramp,
             "min_lift_percent": 5 if points else percent,
             "min_effect_points": experiment.min_lift if points else 0.05,
         }

@@ -101,6 +101,18 @@ class Experiment(models.Model):
         help_text="Optimize mode: traffic shifts to the best variant "
         "(Thompson sampling) instead of a fixed split.",
     )
+    ramp = models.BooleanField(
+        default=False,
+        help_text="Ramp up: the variants start at 5% and widen (25%, then the split set at "
+        "start) while their guardrails are shown safe.",
+    )
+    ramp_target = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="With a ramp: the split set at start, {variant key: percent}, that the "
+        "variants widen to step by step; empty otherwise.",
+    )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.DRAFT, db_index=True
     )

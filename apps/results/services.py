@@ -16,6 +16,7 @@ from apps.judging.services import criterion_current
 from apps.results import cuped
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
+from apps.results.ramp import ramp_advance
 from apps.results.result import Result, Running
 from apps.results.safety import guardrails_enforce, optimize_rebalance
 from apps.results.selectors import latest_snapshot
@@ -216,6 +217,7 @@ def results_refresh_running() -> int:
             log.exception("Guardrails of experiment %s could not be checked", experiment.pk)
             _record_error(experiment, f"Guardrails: {type(error).__name__}: {error}"[:500])
             continue
+        _ramp(experiment, snapshot)  # after the pauses, which a ramp step never undoes
         count += 1
     unfrozen = Experiment.objects.filter(
         status__in=[Status.STOPPED, Status.APPLIED], started_at__isnull=False
@@ -223,6 +225,15 @@ def results_refresh_running() -> int:
     for experiment in unfrozen:
         count += results_compute_or_record(experiment=experiment, frozen=True) is not None
     return count
+
+
+def _ramp(experiment: Experiment, snapshot: ResultSnapshot) -> None:
+    try:
+        with transaction.atomic():
+            ramp_advance(experiment=experiment, snapshot=snapshot)
+    except Exception as error:  # the split stays as it was; the page says why
+        log.exception("The ramp of experiment %s could not step", experiment.pk)
+        _record_error(experiment, f"Ramp: {type(error).__name__}: {error}"[:500])
 
 
 def results_optimize_running() -> int:

@@ -19,6 +19,7 @@ from apps.experiments.services.lifecycle import (
     experiment_stop,
     winner_apply,
 )
+from apps.experiments.services.ramp import experiment_ramp_step, ramp_lines
 from apps.experiments.services.requests import (
     apply_request_create,
     apply_request_decline,
@@ -46,10 +47,12 @@ __all__ = [
     "even_weights",
     "experiment_create",
     "experiment_delete",
+    "experiment_ramp_step",
     "experiment_start",
     "experiment_start_with_weights",
     "experiment_stop",
     "experiment_update",
+    "ramp_lines",
     "variant_add",
     "variant_fork",
     "variant_pause",

@@ -18,6 +18,7 @@ from apps.experiments.services.lifecycle import (
     _clean_optimize,
     experiment_start,
 )
+from apps.experiments.services.ramp import clean_ramp
 from apps.experiments.services.traffic import weights_set
 from apps.experiments.services.variants import variant_fork
 from apps.metrics import for_agent
@@ -33,6 +34,7 @@ SETTINGS = (
     "unit",
     "min_lift",
     "optimize",
+    "ramp",
 )
 
 
@@ -43,7 +45,7 @@ def even_weights(keys: list[str]) -> dict[str, int]:
     return {key: share + (1 if i >= len(keys) - extra else 0) for i, key in enumerate(keys)}
 
 
-def _clean_settings(*, agent_id, unit, min_lift, optimize, **choices) -> dict:
+def _clean_settings(*, agent_id, unit, min_lift, optimize, ramp=False, **choices) -> dict:
     cleaned = _clean_choices(agent_id=agent_id, **choices)
     if unit not in Unit.values:
         raise ValidationError(
@@ -55,7 +57,14 @@ def _clean_settings(*, agent_id, unit, min_lift, optimize, **choices) -> dict:
         raise ValidationError(
             {"min_lift": "The smallest lift worth detecting must be above 0%, e.g. 5%."}
         )
-    return {**cleaned, "unit": unit, "min_lift": float(min_lift), "optimize": optimize}
+    ramp = clean_ramp(ramp=ramp, optimize=optimize)
+    return {
+        **cleaned,
+        "unit": unit,
+        "min_lift": float(min_lift),
+        "optimize": optimize,
+        "ramp": ramp,
+    }
 
 
 @transaction.atomic
@@ -73,6 +82,7 @@ def experiment_update(
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
+    ramp: bool = False,
 ) -> Experiment:
     """Change a draft's settings: name, hypothesis, goal, guardrails (with their thresholds),
     secondary metrics, unit, smallest lift and optimize mode. Its agent stays: the control is
@@ -93,6 +103,7 @@ def experiment_update(
             unit=unit,
             min_lift=min_lift,
             optimize=optimize,
+            ramp=ramp,
         ),
     }
     before = {field: getattr(experiment, field) for field in SETTINGS}

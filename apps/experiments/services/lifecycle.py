@@ -18,6 +18,7 @@ from apps.experiments.models import (
 )
 from apps.experiments.selectors import variant_verdict
 from apps.experiments.services.common import _locked, _require_status, phase_record
+from apps.experiments.services.ramp import clean_ramp, ramp_start_weights
 from apps.experiments.services.requests import apply_requests_close
 from apps.metrics import for_agent
 from config.celery import queue_after_commit
@@ -86,6 +87,7 @@ def experiment_create(
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
+    ramp: bool = False,
 ) -> Experiment:
     """Draft an experiment; its control is the agent's current prompt, with all the traffic.
     `guardrails` are metric keys (threshold 3%) or {metric, threshold_percent}."""
@@ -105,6 +107,7 @@ def experiment_create(
             {"unit": "Choose “caller” (each caller keeps one variant) or “call”."}
         )
     optimize = _clean_optimize(for_agent(agent.pk), goal_kind, optimize)
+    ramp = clean_ramp(ramp=ramp, optimize=optimize)
     if not isinstance(min_lift, int | float) or not 0 < min_lift <= 10:
         raise ValidationError(
             {"min_lift": "The smallest lift worth detecting must be above 0%, e.g. 5%."}
@@ -117,6 +120,7 @@ def experiment_create(
         unit=unit,
         min_lift=float(min_lift),
         optimize=optimize,
+        ramp=ramp,
         created_by=person(user),
     )
     experiment.full_clean(exclude=["winner"])
@@ -133,7 +137,13 @@ def experiment_create(
         actor=user,
         action="experiment.create",
         obj=experiment,
-        after={"agent": agent.slug, "goal": goal_kind, "unit": unit, "optimize": bool(optimize)},
+        after={
+            "agent": agent.slug,
+            "goal": goal_kind,
+            "unit": unit,
+            "optimize": bool(optimize),
+            "ramp": ramp,
+        },
     )
     return experiment
 
@@ -171,6 +181,7 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
             f"“{other.name}” is already running on {experiment.agent.name}; "
             "stop it first (one experiment per agent at a time)."
         )
+    _ramp_begin(experiment, variants)
     experiment.status = Status.RUNNING
     experiment.started_at = timezone.now()
     # Consecutive ranges in the variants' order (control, b, c...): the split routers served
@@ -182,7 +193,9 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
     ]
     try:
         with transaction.atomic():
-            experiment.save(update_fields=["status", "started_at", "bucket_layout", "phases"])
+            experiment.save(
+                update_fields=["status", "started_at", "bucket_layout", "phases", "ramp_target"]
+            )
     except IntegrityError:
         raise ValidationError(
             f"Another experiment started on {experiment.agent.name} at the same moment; "
@@ -193,9 +206,29 @@ def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
         action="experiment.start",
         obj=experiment,
         before={"status": Status.DRAFT},
-        after={"status": Status.RUNNING},
+        after={"status": Status.RUNNING, **_ramp_audit(experiment, variants)},
     )
     return experiment
+
+
+def _ramp_audit(experiment: Experiment, variants: list[Variant]) -> dict:
+    if not experiment.ramp:
+        return {}
+    return {"weights": {v.key: v.weight for v in variants}, "ramp_target": experiment.ramp_target}
+
+
+def _ramp_begin(experiment: Experiment, variants: list[Variant]) -> None:
+    """With a ramp: remember the split on screen as the target and start each variant at 5%
+    (the control takes the rest). The variants' rows change in the start's transaction."""
+    clean_ramp(ramp=experiment.ramp, optimize=experiment.optimize)
+    if not experiment.ramp:
+        experiment.ramp_target = {}
+        return
+    experiment.ramp_target, start = ramp_start_weights(variants)
+    for variant in variants:
+        if variant.weight != start[variant.key]:
+            variant.weight = start[variant.key]
+            variant.save(update_fields=["weight"])
 
 
 @transaction.atomic

@@ -153,3 +153,11 @@ def judged_goal(experiment) -> bool:
     from apps.experiments.models import GoalKind
 
     return experiment.goal_kind == GoalKind.CUSTOM
+
+
+@register.filter
+def ramp_lines(experiment) -> list[str]:
+    """Where a ramping experiment's variants are, a sentence each (services/ramp.py)."""
+    from apps.experiments.services.ramp import ramp_lines as lines
+
+    return lines(experiment)
