@@ -12,7 +12,7 @@ from tests.browser.conftest import ARTIFACTS
 from tests.browser.helpers import log_in
 from tests.factories import CallFactory, make_user
 from tests.rehearsals.helpers import DATES, FORGETFUL, dental_agent
-from tests.rehearsals.sim_server import SimServer
+from tests.rehearsals.sim_server import SimServer, point_settings_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +23,7 @@ OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clie
 @pytest.fixture
 def sim(settings):
     with SimServer() as server:
-        settings.SIMULATION_BASE_URL = settings.JUDGE_BASE_URL = server.url
-        settings.SIMULATION_API_KEY = settings.JUDGE_API_KEY = ""
-        settings.SIMULATION_MODEL = "agent-test"
-        settings.SIMULATION_CALLER_MODEL = "caller-test"
-        settings.JUDGE_MODEL = "judge-test"
-        settings.SIMULATION_TIMEOUT_SECONDS = settings.JUDGE_TIMEOUT_SECONDS = 5.0
+        point_settings_at(settings, server, timeout=5.0)  # a live server is slower to answer
         yield server
 
 

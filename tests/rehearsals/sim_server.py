@@ -142,3 +142,13 @@ def wait_until_idle(server: SimServer, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while server.in_flight and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def point_settings_at(settings, server: SimServer, timeout: float = 2.0) -> None:
+    """Every simulation and judge setting pointed at `server` (pytest-django's `settings`)."""
+    settings.SIMULATION_BASE_URL = settings.JUDGE_BASE_URL = server.url
+    settings.SIMULATION_API_KEY = settings.JUDGE_API_KEY = ""
+    settings.SIMULATION_MODEL = "agent-test"
+    settings.SIMULATION_CALLER_MODEL = "caller-test"
+    settings.JUDGE_MODEL = "judge-test"
+    settings.SIMULATION_TIMEOUT_SECONDS = settings.JUDGE_TIMEOUT_SECONDS = timeout
