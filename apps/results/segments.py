@@ -214,6 +214,12 @@ def segment_cells(experiment, segments: list[Segment], judge=None) -> list[dict]
     """Per segment, in order: {value: {variant id: Cell}}; value None is "Other"."""
     if connection.vendor != "postgresql":
         raise SegmentError("Segments need PostgreSQL; this site runs on its embedded database.")
+    if metrics.for_agent(experiment.agent_id)[experiment.goal_kind].kind == "quantile":
+        # Groups' percentiles cannot be summed from per-unit sums; a mean would be shown
+        # under the percentile's name.
+        raise SegmentError(
+            "Segments are shown for shares and averages; a percentile goal is not split by group."
+        )
     query = segments_query(experiment, segments, judge)
     with connection.cursor() as cursor:
         cursor.execute(query.sql, query.params)

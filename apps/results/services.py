@@ -124,6 +124,15 @@ def _previous(experiment: Experiment) -> Running | None:
     return Result.from_json(data).running if data is not None else None
 
 
+def _aggregated(experiment: Experiment) -> tuple:
+    """The metrics to aggregate: every sum or ratio (they share the one scan, so they cost
+    little), and a percentile only when the experiment watches it (each costs a second scan
+    of the calls)."""
+    watched = {experiment.goal_kind, *experiment.guardrail_thresholds, *experiment.secondary}
+    known = metrics.for_agent(experiment.agent_id).values()
+    return tuple(m for m in known if m.kind != "quantile" or m.key in watched)
+
+
 def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
     stats = aggregate(
         experiment.id,
@@ -131,7 +140,7 @@ def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
         cap=experiment.cap_duration,
         judge=judge,
         phase_starts=experiment.phase_starts,
-        metrics=tuple(metrics.for_agent(experiment.agent_id).values()),
+        metrics=_aggregated(experiment),
     )
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
