@@ -20,10 +20,13 @@ gives a ratio (b)/(a), the figure is the median ratio. Target: at most 1.3.
 While (b) runs, Django's `execute_wrapper` times every query it sends, so the report says how
 much of (b) is the aggregate query, the other queries, and Python (analysis, JSON, ORM).
 
-Side by side as well (issue 12): (c) results with all built-in metrics *and three segments*
-(`results_compute`, then `apps.results.segment_table.segment_tables` for hour_of_day,
-caller_country and ended_by, which scans the calls once for the three) against the same raw
-aggregate query, BENCH_SEGMENT_ROUNDS rounds (3) alternating which goes first; target 1.5.
+The experiment of (b) keeps no segment (`segments=[]`), so (b) is the results alone. Side by
+side as well (issue 12): (c) results with all built-in metrics *and three kept segments*
+(hour_of_day, caller_country and ended_by: `results_compute` with `experiment.segments` set to
+them, which splits the units in the same scan of the calls, then the three tables read from the
+snapshot as the page and the API read them) and (d) the same with the four segments a new
+experiment keeps by default, against the same raw aggregate query, BENCH_SEGMENT_ROUNDS rounds
+(3), the order rotating; target for (c) 1.5.
 
 The calls are left in the table: `bench/run` drops the whole database afterwards (with
 BENCH_KEEP_DB=1 they stay for a look).
@@ -62,6 +65,7 @@ def make_experiment():
         name="Results at scale",
         goal_kind="conversion",
         description="A million calls to compute results from.",
+        segments=[],  # (b) is the results alone; (c) and (d) set them
     )
     variant_fork(experiment=experiment, body=PROMPT + "\nThank the caller warmly for calling.")
     weights_set(experiment=experiment, weights={"control": 50, "b": 50})
@@ -269,6 +273,7 @@ def main() -> None:
     )
     segment_rounds = _segment_rounds(experiment, raw, compute)
     seg_ratio = median([r["ratio"] for r in segment_rounds])
+    default_ratio = median([r["default_ratio"] for r in segment_rounds])
     units = sum(int(row[3]) for row in rows)  # (variant, phase, calls, units, ...)
     plan = plan_nodes(sql, params)
     inside = median([r["compute"] / r["compute_aggregate"] for r in rounds])
@@ -312,11 +317,19 @@ def main() -> None:
                     "ms",
                 ),
                 Figure(
-                    f"results_compute + {len(SEGMENTS)} segments ÷ the aggregate query alone "
-                    f"(median of {len(segment_rounds)})",
+                    f"results_compute keeping {len(SEGMENTS)} segments ÷ the aggregate query "
+                    f"alone (median of {len(segment_rounds)})",
                     seg_ratio,
                     "",
                     ("<=", SEGMENT_TARGET),
+                    2,
+                ),
+                Figure(
+                    "results_compute keeping the default segments ÷ the aggregate query alone "
+                    f"(median of {len(segment_rounds)})",
+                    default_ratio,
+                    "",
+                    None,
                     2,
                 ),
                 Figure(
@@ -349,32 +362,55 @@ def main() -> None:
 
 
 def _segment_rounds(experiment, raw, compute) -> list[dict]:
-    """(c) against (a): results_compute then the three segments' one query, vs the raw query."""
-    from apps.results.segment_table import segment_tables
-    from apps.results.segments import parse
+    """(c) and (d) against (a): results_compute with kept segments, then their tables read from
+    the snapshot, vs the raw query; the order of the three rotates from round to round."""
+    from django.db import connection
 
-    segments = [parse(name) for name in SEGMENTS]
+    from apps.metrics.segments import DEFAULT
+    from apps.results.segment_table import segment_table
+
+    kept = {"segments": list(SEGMENTS), "default": list(DEFAULT)}
+
+    def with_segments(which: str) -> float:
+        experiment.segments = kept[which]
+        timer = QueryTimer()
+        with connection.execute_wrapper(timer):
+            snapshot = compute()
+        for name in kept[which]:
+            if name not in snapshot.result.segments:
+                raise SystemExit(f"bench: the snapshot lacks the kept segment {name}")
+            segment_table(experiment, snapshot, name)
+        return timer.seconds.get("aggregate", 0.0)
+
     rounds = []
-    for n in range(1, SEGMENT_ROUNDS + 1):
-        order = ("segments", "raw") if n % 2 else ("raw", "segments")
-        seconds = {}
-        for which in order:
-            started = time.perf_counter()
-            if which == "raw":
-                raw()
-            else:
-                compute()
-                middle = time.perf_counter()
-                segment_tables(experiment, segments)
-                seconds["segments_only"] = time.perf_counter() - middle
-            seconds[which] = time.perf_counter() - started
-        r = {**seconds, "first": order[0], "ratio": seconds["segments"] / seconds["raw"]}
-        rounds.append(r)
-        log(
-            f"aggregate: segments round {n}: raw {r['raw']:.3f} s, results + segments "
-            f"{r['segments']:.3f} s (segments' query {r['segments_only']:.3f} s), "
-            f"ratio {r['ratio']:.3f}"
-        )
+    orders = [("segments", "raw", "default"), ("raw", "default", "segments")]
+    orders.append(("default", "segments", "raw"))
+    try:
+        for n in range(1, SEGMENT_ROUNDS + 1):
+            order = orders[(n - 1) % len(orders)]
+            seconds = {}
+            for which in order:
+                started = time.perf_counter()
+                if which == "raw":
+                    raw()
+                else:
+                    seconds[f"{which}_query"] = with_segments(which)
+                seconds[which] = time.perf_counter() - started
+            r = {
+                **seconds,
+                "first": order[0],
+                "ratio": seconds["segments"] / seconds["raw"],
+                "default_ratio": seconds["default"] / seconds["raw"],
+            }
+            rounds.append(r)
+            log(
+                f"aggregate: segments round {n}: raw {r['raw']:.3f} s, results + "
+                f"{len(SEGMENTS)} kept segments {r['segments']:.3f} s (its query "
+                f"{r['segments_query']:.3f} s), ratio {r['ratio']:.3f}; with the "
+                f"{len(DEFAULT)} default ones {r['default']:.3f} s, ratio {r['default_ratio']:.3f}"
+            )
+    finally:
+        experiment.segments = []
     return rounds
 
 
@@ -403,16 +439,18 @@ def markdown(details: dict) -> str:
     if details.get("segment_rounds"):
         lines += [
             "",
-            f"With three segments ({', '.join(details['segments'])}) computed after the "
-            "results, in one more scan of the calls:",
+            f"Keeping three segments ({', '.join(details['segments'])}), split in the "
+            "results' own scan, and the four a new experiment keeps by default:",
             "",
-            "| round | aggregate query alone | results + segments | of which segments | ratio |",
-            "|---:|---:|---:|---:|---:|",
+            "| round | aggregate query alone | results + 3 segments | its query | ratio "
+            "| results + default segments | ratio |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for n, r in enumerate(details["segment_rounds"], 1):
             lines.append(
                 f"| {n} | {r['raw'] * 1000:,.0f} ms | {r['segments'] * 1000:,.0f} ms | "
-                f"{r['segments_only'] * 1000:,.0f} ms | {r['ratio']:.3f} |"
+                f"{r['segments_query'] * 1000:,.0f} ms | {r['ratio']:.3f} | "
+                f"{r['default'] * 1000:,.0f} ms | {r['default_ratio']:.3f} |"
             )
     return "\n".join(lines)
 

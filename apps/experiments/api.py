@@ -78,6 +78,17 @@ def _secondary_in():
     )
 
 
+def _segments_in():
+    return serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Segments kept up to date with every result, computed in the same scan of "
+        "the calls: hour_of_day, weekday, caller_country, returning_caller, ended_by or "
+        "field:<name> (at most 8). Default: hour_of_day, weekday, caller_country, ended_by. "
+        "Any other segment can still be asked for with the results' ?segment=.",
+    )
+
+
 class VariantOut(serializers.Serializer):
     id = serializers.IntegerField(help_text="Report it back with each call.")
     key = serializers.CharField(help_text="control, b, c...")
@@ -102,6 +113,9 @@ class ExperimentOut(serializers.Serializer):
     guardrails = GuardrailOut(many=True, help_text="Metrics that must not get worse.")
     secondary = serializers.ListField(
         child=serializers.CharField(), help_text="Metrics reported beside the goal."
+    )
+    segments = serializers.ListField(
+        child=serializers.CharField(), help_text="Segments kept up to date with the results."
     )
     unit = serializers.CharField(help_text="caller: each caller keeps a variant; call: per call.")
     status = serializers.CharField(help_text="draft, running, stopped or applied.")
@@ -135,6 +149,7 @@ class ExperimentIn(JsonInput):
     unit = serializers.ChoiceField(Unit.values, default=Unit.CALLER)
     guardrails = _guardrails_in()
     secondary = _secondary_in()
+    segments = _segments_in()
     min_lift = serializers.FloatField(
         required=False,
         default=0.05,
@@ -160,6 +175,7 @@ class DraftIn(JsonInput):
     unit = serializers.ChoiceField(Unit.values, required=False)
     guardrails = _guardrails_in()
     secondary = _secondary_in()
+    segments = _segments_in()
     min_lift = serializers.FloatField(required=False)
     optimize = serializers.BooleanField(
         required=False, help_text="Only for conversion and custom goals."
@@ -183,6 +199,7 @@ class DraftIn(JsonInput):
             "unit",
             "guardrails",
             "secondary",
+            "segments",
             "min_lift",
             "optimize",
             "ramp",
@@ -272,6 +289,7 @@ class ExperimentsView(APIView):
             unit=data["unit"],
             guardrails=data.get("guardrails"),
             secondary=data.get("secondary"),
+            segments=data.get("segments"),
             min_lift=data["min_lift"],
             ramp=data["ramp"],
             user=request.auth.label,

@@ -7,6 +7,7 @@ from apps.agents.models import Agent
 from apps.experiments.goals import goal_choices, threshold_words, watch_choices
 from apps.experiments.models import DEFAULT_THRESHOLD_PERCENT, Direction, GoalKind, Unit
 from apps.metrics import for_agent
+from apps.metrics import segments as segment_names
 from apps.stats.scales import metric_kind
 
 
@@ -82,6 +83,14 @@ class ExperimentForm(forms.Form):
         help_text="Shown beside the goal, corrected for looking at several at once "
         "(Benjamini-Hochberg), so one of many is not called a change by luck.",
     )
+    segments = forms.MultipleChoiceField(
+        initial=list(segment_names.DEFAULT),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Segments kept up to date",
+        help_text="Results split by these groups come with every refresh, at no extra cost. "
+        "Any other split can still be asked for on the results.",
+    )
     unit = forms.ChoiceField(
         choices=Unit.choices,
         initial=Unit.CALLER,
@@ -126,6 +135,7 @@ class ExperimentForm(forms.Form):
         self.fields["goal_kind"].widget.choices = self.fields["goal_kind"].choices
         for name in ("guardrails", "secondary"):
             self.fields[name].choices = watch_choices(self.known)
+        self.fields["segments"].choices = self._segment_choices()
         for key, _ in watch_choices(self.known):
             self.fields[f"threshold_{key}"] = forms.FloatField(
                 initial=DEFAULT_THRESHOLD_PERCENT,
@@ -135,6 +145,22 @@ class ExperimentForm(forms.Form):
                 label=f"Threshold for {self.known[key].label}",
                 widget=forms.NumberInput(attrs={"step": "any", "class": "threshold"}),
             )
+
+    def _segment_choices(self) -> list[tuple[str, str]]:
+        """The built-in segments, and a custom field's kept through the API (so that saving
+        the form does not drop it)."""
+        kept = list(self.initial.get("segments") or ())
+        if hasattr(self.data, "getlist"):
+            kept += self.data.getlist("segments")
+        fields = {}
+        for key in kept:
+            try:
+                segment = segment_names.parse(key)
+            except segment_names.SegmentError:
+                continue  # the field says it is not a valid choice
+            if segment.kind == "field":
+                fields[segment.key] = segment.title
+        return [*segment_names.TITLES.items(), *fields.items()]
 
     def guardrail_rows(self) -> list[dict]:
         """Each guardrail's box, its threshold box and what the default threshold means."""
@@ -197,6 +223,7 @@ class ExperimentForm(forms.Form):
             "goal_criteria": data["goal_criteria"],
             "guardrails": self._guardrails(),
             "secondary": data["secondary"],
+            "segments": data["segments"],
             "unit": data["unit"],
             # min_lift is relative for most metrics, points for a score on -1..1
             "min_lift": data["min_effect_points"] if points else data["min_lift_percent"] / 100,
@@ -235,6 +262,7 @@ class DraftForm(ExperimentForm):
             "guardrails": list(thresholds),
             **{f"threshold_{key}": t for key, t in thresholds.items()},
             "secondary": list(experiment.secondary),
+            "segments": list(experiment.segments),
             "unit": experiment.unit,
             "optimize": experiment.optimize,
             "ramp": experiment.ramp,

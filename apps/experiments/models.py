@@ -2,13 +2,15 @@ import secrets
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.functional import cached_property
 
 from apps.agents.models import Agent, PromptVersion
 from apps.metrics import for_agent
+from apps.metrics import segments as segment_names
+from apps.metrics.segments import default_kept
 
 
 class Status(models.TextChoices):
@@ -71,6 +73,13 @@ class Experiment(models.Model):
         blank=True,
         help_text="Metrics reported beside the goal, corrected for looking at several "
         "(Benjamini-Hochberg); they never decide the experiment.",
+    )
+    segments = models.JSONField(
+        default=default_kept,
+        blank=True,
+        help_text="Segments kept up to date with every result (apps.metrics.segments): their "
+        "tables are computed in the results' own scan of the calls. Any other segment is "
+        "computed when someone asks for it.",
     )
     min_lift = models.FloatField(
         default=0.05,
@@ -222,6 +231,21 @@ class Experiment(models.Model):
     def secondary_labels(self) -> list[str]:
         known = self.metrics
         return [known[key].title for key in self.secondary if key in known]
+
+    @property
+    def segment_titles(self) -> list[str]:
+        """The kept segments' titles, or none where they are not computed (apps.results.
+        segments.refusal: a percentile goal, or the embedded database)."""
+        goal = self.goal_metric
+        if (goal is not None and goal.kind == "quantile") or connection.vendor != "postgresql":
+            return []
+        titles = []
+        for key in self.segments or ():
+            try:
+                titles.append(segment_names.parse(key).title)
+            except segment_names.SegmentError:
+                continue
+        return titles
 
     @property
     def control(self):

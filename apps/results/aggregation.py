@@ -45,10 +45,11 @@ VALID_DURATION = (
 )
 
 
-def _call_columns(metrics: Sequence[Metric]) -> str:
-    """What the per-caller pass carries of each call: what the metrics and the judge read."""
+def _call_columns(metrics: Sequence[Metric], carried: Sequence[str] = ()) -> str:
+    """What the per-caller pass carries of each call: what the metrics, the judge and the
+    segments (`carried`) read."""
     metric_columns = (column for m in metrics for column in m.columns)
-    names = dict.fromkeys(["id", "variant_id", "caller", "started_at", *metric_columns])
+    names = dict.fromkeys(["id", "variant_id", "caller", "started_at", *metric_columns, *carried])
     return ", ".join(f"c.{name}" for name in names)
 
 
@@ -59,6 +60,33 @@ JUDGED = """LEFT JOIN (
 NOT_JUDGED = (
     "LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS call_id, CAST(NULL AS REAL) AS value) j ON 1 = 0"
 )
+
+
+@dataclass(frozen=True)
+class SegmentPart:
+    """The units of one variant in one phase whose segment value is `value` (None: the values
+    beyond the dimension's cap, together)."""
+
+    value: str | None
+    phase: int
+    units: int
+    calls: int
+    metrics: dict[str, RatioStats]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A way to split units (apps.results.segments builds them): `sql` is one call's value as
+    text ('' when not reported), read from the unit's first call; `columns` the call columns
+    it reads; `join` a LEFT JOIN it needs (with `join_params`); `cap` how many values are
+    kept, by units, the others summed as one row whose value is None."""
+
+    sql: str
+    params: tuple = ()
+    columns: tuple[str, ...] = ()
+    join: str = ""
+    join_params: tuple = ()
+    cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +105,8 @@ class ArmData:
     # Quantile metrics, which cannot be summed per unit (apps.results.quantiles): phase
     # (or quantiles.ALL, over all phases) -> metric -> QuantileStats.
     quantiles: dict[int, dict[str, QuantileStats]] = field(default_factory=dict)
+    # Per `Dimension` asked for, in order: its rows, each a SegmentPart.
+    segments: tuple[tuple[SegmentPart, ...], ...] = ()
 
 
 def unit_sums(metric) -> tuple[str, str]:
@@ -102,15 +132,25 @@ def _inner_columns(metrics: Sequence[Metric]) -> str:
     return ",\n".join(columns)
 
 
-def _outer_columns(metrics: Sequence[Metric]) -> str:
+def _outer_sums(metrics: Sequence[Metric]) -> list[str]:
+    """Per metric, six sums over units: n (units with a value), the values, their squares,
+    the weights, theirs, and values times weights."""
     parts = []
     for m in (metric.key for metric in metrics):
         num, den = f"COALESCE({m}_num, 0)", f"{m}_den"
-        parts.append(
-            f"SUM(CASE WHEN {den} > 0 THEN 1 ELSE 0 END), SUM({num}), SUM({num} * {num}), "
-            f"SUM({den}), SUM({den} * {den}), SUM({num} * {den})"
-        )
-    return ",\n".join(parts)
+        parts += [
+            f"SUM(CASE WHEN {den} > 0 THEN 1 ELSE 0 END)",
+            f"SUM({num})",
+            f"SUM({num} * {num})",
+            f"SUM({den})",
+            f"SUM({den} * {den})",
+            f"SUM({num} * {den})",
+        ]
+    return parts
+
+
+def _outer_columns(metrics: Sequence[Metric]) -> str:
+    return ", ".join(_outer_sums(metrics))
 
 
 def phase_of(column: str, boundaries: int) -> str:
@@ -157,15 +197,18 @@ def _checked(column: str, boundaries: int) -> str:
 COUNTED = "c.experiment_id = %s AND c.variant_id IS NOT NULL AND NOT c.after_stop"
 
 
-def unit_rows(unit: str, metrics: Sequence[Metric] = ()) -> tuple[str, str, str, str]:
+def unit_rows(
+    unit: str, metrics: Sequence[Metric] = (), carried: Sequence[str] = ()
+) -> tuple[str, str, str, str]:
     """How the calls of an experiment become units: (FROM source aliased c, WHERE clause,
     the unit's column, the column that places the unit in a phase). Caller mode: in each
     caller's call order, the variant and start of their first call are the caller's, and
-    their calls with another variant are left out. One %s: the experiment id."""
+    their calls with another variant are left out. One %s: the experiment id. `carried`:
+    more call columns the query reads (a segment's)."""
     if unit != "caller":
         return "calls_call c", COUNTED, "c.id", "c.started_at"
     calls = f"""(
-            SELECT {_call_columns(metrics or tuple(METRICS.values()))},
+            SELECT {_call_columns(metrics or tuple(METRICS.values()), carried)},
                 FIRST_VALUE(c.variant_id) OVER first_call AS first_variant,
                 FIRST_VALUE(c.started_at) OVER first_call AS first_at
             FROM calls_call c WHERE {COUNTED}
@@ -181,10 +224,11 @@ def aggregate_sql(
     judged: bool = False,
     phases: int = 1,
     metrics: Sequence[Metric] = (),
+    dimensions: Sequence[Dimension] = (),
 ) -> str:
-    """The query. Its parameters: the judge's (criterion, model, prompt version) when
-    `judged`, the phase boundaries (see `phase_of` and `_checked`) and the experiment id,
-    in the order `aggregate` passes them."""
+    """The query. Its parameters: `_params`. With `dimensions` (PostgreSQL only), each unit is
+    also tagged with its value of each and the same scan gives the rows per (dimension, value,
+    variant, phase): see `_split`."""
     duration = (
         VALID_DURATION
         if duration_cap is None
@@ -194,20 +238,72 @@ def aggregate_sql(
         )
     )
     metrics = metrics or tuple(METRICS.values())
-    calls, where, unit_column, at = unit_rows(unit, metrics)
+    carried = [column for d in dimensions for column in d.columns]
+    calls, where, unit_column, at = unit_rows(unit, metrics, carried)
     summed = _summed(metrics)  # quantiles: apps.results.quantiles
     outer, inner = (f", {f(summed)}" if summed else "" for f in (_outer_columns, _inner_columns))
+    first = "c.started_at = c.first_at" if unit == "caller" else "TRUE"
+    tags = "".join(
+        f", COALESCE(MIN(CASE WHEN {first} THEN {d.sql} END), '') AS d{i}"
+        for i, d in enumerate(dimensions)
+    )
+    joins = " ".join(d.join for d in _joins(dimensions))
+    per_unit = f"""
+            SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
+                   MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls {tags}
+                   {inner.replace("DURATION", duration)}
+            FROM {calls} {JUDGED if judged else NOT_JUDGED} {joins}
+            WHERE {where}
+            GROUP BY 3, 1, 2"""
+    if dimensions:
+        return _split(per_unit, dimensions, summed)
     return f"""
         SELECT variant_id, phase, SUM(calls), COUNT(*), SUM(checked) {outer}
-        FROM (
-            SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
-                   MAX({_checked(at, phases)}) AS checked, COUNT(*) AS calls
-                   {inner.replace("DURATION", duration)}
-            FROM {calls} {JUDGED if judged else NOT_JUDGED}
-            WHERE {where}
-            GROUP BY 3, 1, 2
-        ) per_unit
+        FROM ({per_unit}) per_unit
         GROUP BY variant_id, phase
+    """
+
+
+def _split(per_unit: str, dimensions: Sequence[Dimension], summed: Sequence[Metric]) -> str:
+    """The per-unit rows -> `cells`, one per (variant, phase, value of every dimension), each
+    with every metric's sums over its units -> GROUPING SETS over the cells: per (variant,
+    phase), the rows of the experiment as a whole (dim NULL), and per (variant, phase, value)
+    of each dimension. Values ranked beyond a dimension's cap by units are summed into one row
+    whose value is NULL. Every figure is a sum over units, so summing cells is exact, and the
+    calls are read once whatever the number of dimensions; the cells are few (their number
+    is at most the product of the dimensions' values, and never above the units')."""
+    tags = [f"d{i}" for i in range(len(dimensions))]
+    sums = [f"s{j}" for j in range(6 * len(summed))]
+    cell_sums = "".join(f", {sql} AS s{j}" for j, sql in enumerate(_outer_sums(summed)))
+    total = "".join(f", SUM({name})" for name in sums)
+    which = " ".join(f"WHEN GROUPING({d}) = 0 THEN {i}" for i, d in enumerate(tags))
+    sets = ", ".join(f"(variant_id, phase, {d})" for d in tags)
+    caps = " ".join(
+        f"WHEN {i} THEN {int(d.cap)}" for i, d in enumerate(dimensions) if d.cap is not None
+    )
+    kept = f"rank <= CASE dim {caps} ELSE rank END" if caps else "TRUE"
+    return f"""
+        WITH per_unit AS ({per_unit}),
+        cells AS (
+            SELECT variant_id, phase, {", ".join(tags)}, SUM(calls) AS calls,
+                   COUNT(*) AS units, SUM(checked) AS checked {cell_sums}
+            FROM per_unit GROUP BY variant_id, phase, {", ".join(tags)}
+        ),
+        grouped AS (
+            SELECT CASE {which} END AS dim, COALESCE({", ".join(tags)}) AS value,
+                   variant_id, phase, SUM(calls) AS calls, SUM(units) AS units,
+                   SUM(checked) AS checked {"".join(f", SUM({n}) AS {n}" for n in sums)}
+            FROM cells GROUP BY GROUPING SETS ((variant_id, phase), {sets})
+        ),
+        ranked AS (
+            SELECT totals.*, DENSE_RANK() OVER (PARTITION BY dim ORDER BY total DESC, value)
+                AS rank
+            FROM (SELECT grouped.*, SUM(units) OVER (PARTITION BY dim, value) AS total
+                  FROM grouped) totals
+        )
+        SELECT dim, CASE WHEN dim IS NULL OR {kept} THEN value END,
+               variant_id, phase, SUM(calls), SUM(units), SUM(checked) {total}
+        FROM ranked GROUP BY 1, 2, 3, 4
     """
 
 
@@ -238,6 +334,7 @@ def aggregate(
     judge: tuple | None = None,
     phase_starts: Sequence[datetime] = (),
     metrics: Sequence[Metric] = (),
+    dimensions: Sequence[Dimension] = (),
 ) -> dict[int, ArmData]:
     """Sufficient statistics per variant id, for every metric, overall and per phase, in one
     query. `phase_starts` are the start times of the split's phases, oldest first (none or
@@ -245,9 +342,12 @@ def aggregate(
 
     `judge` is (criterion id, model, prompt version) for a custom goal: whose verdicts count.
     `metrics`: which to aggregate (default: every built-in one; an experiment's are
-    `apps.metrics.for_agent(agent_id)`).
+    `apps.metrics.for_agent(agent_id)`). `dimensions` (PostgreSQL only): the same query also
+    gives each arm's rows per value of each (`ArmData.segments`).
     """
     metrics = tuple(metrics) or tuple(METRICS.values())
+    if dimensions and connection.vendor != "postgresql":
+        raise NotImplementedError("Splitting by segment needs PostgreSQL (GROUPING SETS).")
     cap_value = duration_cap(experiment_id) if cap else None
     sql = aggregate_sql(
         unit=unit,
@@ -255,21 +355,52 @@ def aggregate(
         judged=judge is not None,
         phases=len(phase_starts),
         metrics=metrics,
+        dimensions=dimensions,
     )
     boundaries = [
         *phase_params(phase_starts),
         *phase_params(phase_starts, -SPLIT_CHECK_MARGIN),
         *phase_params(phase_starts, SPLIT_CHECK_MARGIN),
+        *(param for d in dimensions for param in d.params),
     ]
+    joined = [*(judge or ()), *(p for d in _joins(dimensions) for p in d.join_params)]
     if unit == "caller":  # the experiment is chosen in the first-call subquery
-        params = [*boundaries, experiment_id, *(judge or ())]
+        params = [*boundaries, experiment_id, *joined]
     else:
-        params = [*boundaries, *(judge or ()), experiment_id]
+        params = [*boundaries, *joined, experiment_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    arms = _arms(rows, [m.key for m in _summed(metrics)])
+    keys = [m.key for m in _summed(metrics)]
+    if dimensions:
+        arms = _arms([row[2:] for row in rows if row[0] is None], keys)
+        arms = _with_segments(arms, [row for row in rows if row[0] is not None], keys, dimensions)
+    else:
+        arms = _arms(rows, keys)
     return _with_quantiles(arms, experiment_id, unit, phase_starts, metrics)
+
+
+def _joins(dimensions: Sequence[Dimension]) -> list[Dimension]:
+    """The dimensions whose join the query makes: the first of each distinct join."""
+    first: dict[str, Dimension] = {}
+    for d in dimensions:
+        if d.join:
+            first.setdefault(d.join, d)
+    return list(first.values())
+
+
+def _with_segments(arms, rows, keys: list[str], dimensions) -> dict[int, ArmData]:
+    parts: dict[int, list[list[SegmentPart]]] = {}
+    for dim, value, variant_id, phase, calls, units, _, *values in rows:
+        mine = parts.setdefault(variant_id, [[] for _ in dimensions])
+        stats = {name: _stats(values, i) for i, name in enumerate(keys)}
+        mine[dim].append(SegmentPart(value, int(phase), int(units), int(calls), stats))
+    return {
+        variant_id: replace(
+            arm, segments=tuple(map(tuple, parts.get(variant_id, [[] for _ in dimensions])))
+        )
+        for variant_id, arm in arms.items()
+    }
 
 
 def _with_quantiles(arms, experiment_id, unit, phase_starts, metrics) -> dict[int, ArmData]:

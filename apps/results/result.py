@@ -62,6 +62,12 @@ def _mapping(value: Any) -> dict:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
+def _segment_tables(value: Any) -> dict[str, dict]:
+    """Stored segment tables by key; anything that is not a table is left out."""
+    tables = _mapping(value)
+    return {k: v for k, v in tables.items() if isinstance(v, Mapping) and "values" in v}
+
+
 def _strings(values: Any) -> tuple[str, ...]:
     return tuple(values) if isinstance(values, list | tuple) else ()
 
@@ -305,6 +311,9 @@ class Result(_Stored):
     cuped: CupedSummary | None = None
     # Judge verdicts per variant key (a custom goal): {"b": {"pass": 3, "fail": 1}}.
     judging: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The tables of the segments the experiment keeps, computed in the same scan, by segment
+    # key: as the results API gives them under ?segment= (apps.results.segment_table).
+    segments: dict[str, dict] = field(default_factory=dict)
     computed_at: str | None = None
 
     def to_json(self) -> dict:
@@ -326,6 +335,7 @@ class Result(_Stored):
             running=Running.from_json,
             cuped=CupedSummary.from_json,
             judging=_mapping,
+            segments=_segment_tables,
         )
 
     def finite(self) -> Result:

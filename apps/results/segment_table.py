@@ -3,9 +3,14 @@ variant, the change versus the control with its range corrected for the number o
 (apps.stats.segments), and plain sentences. Never a "winner" per segment: the correction is in
 every range and every sentence says how many groups it is corrected for.
 
-Computed once per (experiment, latest snapshot, segment) and kept in Django's cache, so that
-reading the page again does not scan the calls again; a new snapshot means new numbers.
+The segments an experiment keeps (`Experiment.segments`) are computed with its results, in the
+same scan of the calls, and stored in each snapshot (`Result.segments`). Any other one is
+computed when asked for, once per (experiment, latest snapshot, segment), and kept in Django's
+cache, so that reading the page again does not scan the calls again; a new snapshot means new
+numbers.
 """
+
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,7 +19,15 @@ from apps import metrics
 from apps.calls.models import EndedBy
 from apps.results import countries
 from apps.results.analysis import ALPHA
-from apps.results.segments import MAX_VALUES, Segment, SegmentError, parse, segment_cells
+from apps.results.segments import (
+    MAX_VALUES,
+    Segment,
+    SegmentError,
+    cells,
+    parse,
+    refusal,
+    segment_cells,
+)
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change
 from apps.stats.segments import Group, compare_groups, directions
@@ -29,6 +42,10 @@ def segment_table(experiment, snapshot, text: str) -> dict:
     snapshot's was computed already. SegmentError: an unknown segment, or one that cannot be
     computed for this experiment."""
     segment = parse(text)
+    if snapshot is not None and segment.key in (stored := snapshot.result.segments):
+        return stored[segment.key]
+    if reason := refusal(experiment):
+        raise SegmentError(reason)
     key = f"results:segments:{experiment.pk}:{snapshot.pk if snapshot else 0}:{segment.key}"
     table = cache.get(key)
     if table is None:
@@ -43,6 +60,16 @@ def segment_tables(experiment, segments: list[Segment]) -> list[dict]:
     variants = list(experiment.variants.order_by("-is_control", "key"))
     cells = segment_cells(experiment, segments, judge)
     return [_table(experiment, s, c, variants) for s, c in zip(segments, cells, strict=True)]
+
+
+def kept_tables(experiment, segments: list[Segment], arms: dict) -> dict[str, dict]:
+    """The tables of the segments kept with the results, from the arms the results were
+    aggregated into (`aggregation.aggregate(dimensions=…)`): no scan of their own."""
+    if not segments:
+        return {}
+    variants = list(experiment.variants.order_by("-is_control", "key"))
+    found = cells(arms, experiment.goal_kind, segments)
+    return {s.key: _table(experiment, s, c, variants) for s, c in zip(segments, found, strict=True)}
 
 
 def _judge(experiment):
@@ -162,6 +189,11 @@ def _row(experiment, goal, group, cells_of_value, variants, results, k, value) -
 
 def _change(goal, label: str, result, k: int, experiment) -> dict:
     a = result.comparison.absolute
+    if a.ok and goal.scale == "rate":
+        # A share's change lies within ±1 (100 points): a small group's corrected range can
+        # run past that, and "-340 points" would read as nonsense. Cutting the range to what
+        # is possible keeps its coverage (the true change is inside the cut too).
+        a = replace(a, ci_low=max(a.ci_low, -1.0), ci_high=min(a.ci_high, 1.0))
     change = {"name": result.name, "ok": a.ok}
     change |= {"absolute": a.value, "ci_low": a.ci_low, "ci_high": a.ci_high} if a.ok else {}
     change["sentence"] = _sentence(goal, label, result.name, a, k, experiment)

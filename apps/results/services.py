@@ -13,12 +13,13 @@ from apps.experiments.models import Experiment, ResultSnapshot, Status
 from apps.judging.models import Judgement
 from apps.judging.prompt import JUDGE_PROMPT_VERSION
 from apps.judging.services import criterion_current
-from apps.results import cuped
+from apps.results import cuped, segments
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm, Setup, analyse
 from apps.results.ramp import ramp_advance
 from apps.results.result import Result, Running
 from apps.results.safety import guardrails_enforce, optimize_rebalance
+from apps.results.segment_table import kept_tables
 from apps.results.selectors import latest_snapshot
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,13 @@ def results_compute(*, experiment: Experiment, frozen: bool = False) -> ResultSn
     if frozen and (existing := experiment.snapshots.filter(frozen=True).first()):
         return existing
     judge = _judge(experiment)
-    arms = _arms(experiment, judge)
+    kept = segments.kept(experiment)
+    stats = _aggregate(experiment, judge, kept)
+    arms = _arms(experiment, judge, stats)
     result = replace(
         analyse(_setup(experiment, arms, _previous(experiment)), arms),
         judging=_judging_counts(experiment, judge),
+        segments=kept_tables(experiment, kept, stats),
         computed_at=timezone.now().isoformat(),
     )
     snapshot = ResultSnapshot(
@@ -133,15 +137,22 @@ def _aggregated(experiment: Experiment) -> tuple:
     return tuple(m for m in known if m.kind != "quantile" or m.key in watched)
 
 
-def _arms(experiment: Experiment, judge: tuple | None = None) -> list[Arm]:
-    stats = aggregate(
+def _aggregate(experiment: Experiment, judge: tuple | None, kept=()) -> dict:
+    """The one scan: every metric per variant and phase, and the kept segments' rows."""
+    return aggregate(
         experiment.id,
         unit=experiment.unit,
         cap=experiment.cap_duration,
         judge=judge,
         phase_starts=experiment.phase_starts,
         metrics=_aggregated(experiment),
+        dimensions=[segments.dimension(experiment, s) for s in kept],
     )
+
+
+def _arms(experiment: Experiment, judge: tuple | None = None, stats=None) -> list[Arm]:
+    if stats is None:
+        stats = _aggregate(experiment, judge)
     exposures = dict(
         Exposure.objects.filter(experiment=experiment, phase=experiment.weights_version)
         .values("variant_id")

@@ -30,6 +30,7 @@ SETTINGS = {
     "description": "Faster calls.",
     "goal_kind": "conversion",
     "guardrails": ["transfer_rate"],
+    "segments": ["hour_of_day", "weekday", "caller_country", "ended_by"],  # the boxes ticked
     "unit": "caller",
     "min_lift_percent": "10",
     "min_effect_points": "0.05",
@@ -408,3 +409,28 @@ def test_a_router_key_cannot_edit_or_delete_a_draft(api, router_key, experiment)
     assert api._call("patch", path, {"name": "X"}, key=router_key).status_code == 403
     assert api._call("delete", path, key=router_key).status_code == 403
     assert snapshot(experiment) == before
+
+
+def test_a_draft_keeps_the_segments_ticked_and_a_field_set_through_the_api(
+    as_operator, experiment, operator
+):
+    experiment_update(
+        experiment=experiment,
+        user=operator,
+        name=experiment.name,
+        goal_kind="conversion",
+        guardrails=["transfer_rate"],
+        segments=["weekday", "field:plan"],
+    )
+    page = as_operator.get(url("edit", experiment.pk)).text
+    assert "Segments kept up to date" in page and "Custom field “plan”" in page
+    assert re.search(r'value="field:plan"[^>]*checked', page)
+    assert not re.search(r'value="hour_of_day"[^>]*checked', page)
+    form = {**SETTINGS, "segments": ["weekday", "field:plan", "ended_by"]}
+    assert as_operator.post(url("edit", experiment.pk), form).status_code == 302
+    experiment.refresh_from_db()
+    assert experiment.segments == ["weekday", "field:plan", "ended_by"]
+    bad = as_operator.post(url("edit", experiment.pk), {**SETTINGS, "segments": ["colour"]})
+    assert bad.status_code == 200 and "colour" in bad.text  # the form says which is wrong
+    experiment.refresh_from_db()
+    assert experiment.segments == ["weekday", "field:plan", "ended_by"]

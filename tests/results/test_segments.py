@@ -291,14 +291,16 @@ def test_parse_refuses_unknown_segments_and_bad_field_names():
 
 
 def test_segment_table_is_cached_per_snapshot(experiment, operator, django_assert_num_queries):
+    """A segment the experiment does not keep is computed once per snapshot."""
     from apps.results.services import results_compute
 
     experiment = _started(experiment, operator)
     _calls(experiment, n=40)
     snapshot = results_compute(experiment=experiment)
-    first = segment_table(experiment, snapshot, "ended_by")
+    assert "returning_caller" not in snapshot.result.segments
+    first = segment_table(experiment, snapshot, "returning_caller")
     with django_assert_num_queries(0):
-        assert segment_table(experiment, snapshot, "ended_by") == first
+        assert segment_table(experiment, snapshot, "returning_caller") == first
 
 
 def test_api_gives_a_segment_and_refuses_bad_ones(api, admin_key, experiment, operator):

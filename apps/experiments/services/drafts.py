@@ -16,6 +16,7 @@ from apps.experiments.services.lifecycle import (
     _clean_choices,
     _clean_description,
     _clean_optimize,
+    clean_segments,
     experiment_start,
 )
 from apps.experiments.services.ramp import clean_ramp
@@ -31,6 +32,7 @@ SETTINGS = (
     "goal_criteria",
     "guardrails",
     "secondary",
+    "segments",
     "unit",
     "min_lift",
     "optimize",
@@ -45,7 +47,9 @@ def even_weights(keys: list[str]) -> dict[str, int]:
     return {key: share + (1 if i >= len(keys) - extra else 0) for i, key in enumerate(keys)}
 
 
-def _clean_settings(*, agent_id, unit, min_lift, optimize, ramp=False, **choices) -> dict:
+def _clean_settings(
+    *, agent_id, unit, min_lift, optimize, ramp=False, segments=None, **choices
+) -> dict:
     cleaned = _clean_choices(agent_id=agent_id, **choices)
     if unit not in Unit.values:
         raise ValidationError(
@@ -60,6 +64,7 @@ def _clean_settings(*, agent_id, unit, min_lift, optimize, ramp=False, **choices
     ramp = clean_ramp(ramp=ramp, optimize=optimize)
     return {
         **cleaned,
+        "segments": clean_segments(segments),
         "unit": unit,
         "min_lift": float(min_lift),
         "optimize": optimize,
@@ -79,15 +84,16 @@ def experiment_update(
     goal_criteria: str = "",
     guardrails: list | None = None,
     secondary: list[str] | None = None,
+    segments: list[str] | None = None,
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
     ramp: bool = False,
 ) -> Experiment:
     """Change a draft's settings: name, hypothesis, goal, guardrails (with their thresholds),
-    secondary metrics, unit, smallest lift and optimize mode. Its agent stays: the control is
-    that agent's prompt. Only what changed is audited; saving unchanged settings records
-    nothing."""
+    secondary metrics, segments kept, unit, smallest lift and optimize mode. Its agent stays:
+    the control is that agent's prompt. Only what changed is audited; saving unchanged
+    settings records nothing."""
     experiment = _locked(experiment)
     _require_status(experiment, {Status.DRAFT}, "its settings can change")
     values = {
@@ -100,6 +106,7 @@ def experiment_update(
             goal_criteria=goal_criteria,
             guardrails=guardrails,
             secondary=secondary,
+            segments=segments,
             unit=unit,
             min_lift=min_lift,
             optimize=optimize,

@@ -21,6 +21,7 @@ from apps.experiments.services.common import _locked, _require_status, phase_rec
 from apps.experiments.services.ramp import clean_ramp, ramp_start_weights
 from apps.experiments.services.requests import apply_requests_close
 from apps.metrics import for_agent
+from apps.metrics.segments import SegmentError, clean_kept
 from config.celery import queue_after_commit
 
 MAX_APPLY_REASON_CHARS = 2000
@@ -60,6 +61,14 @@ def _clean_choices(*, agent_id, goal_kind, goal_direction, goal_criteria, guardr
     }
 
 
+def clean_segments(segments) -> list[str]:
+    """The segments kept up to date with the results (None: the default ones)."""
+    try:
+        return clean_kept(segments)
+    except SegmentError as error:
+        raise ValidationError({"segments": str(error)}) from None
+
+
 def _clean_optimize(known: dict, goal_kind: str, optimize) -> bool:
     if optimize and not known[goal_kind].optimizable:
         names = " and ".join(m.label for m in known.values() if m.optimizable)
@@ -84,13 +93,15 @@ def experiment_create(
     goal_criteria: str = "",
     guardrails: list | None = None,
     secondary: list[str] | None = None,
+    segments: list[str] | None = None,
     unit: str = Unit.CALLER,
     min_lift: float = 0.05,
     optimize: bool = False,
     ramp: bool = False,
 ) -> Experiment:
     """Draft an experiment; its control is the agent's current prompt, with all the traffic.
-    `guardrails` are metric keys (threshold 3%) or {metric, threshold_percent}."""
+    `guardrails` are metric keys (threshold 3%) or {metric, threshold_percent}; `segments`
+    the ones kept up to date with its results (None: apps.metrics.segments.DEFAULT)."""
     agent = agent_lock(agent.pk)
     if agent.current_version_id is None:
         raise ValidationError(f"{agent.name} has no prompt yet; save one before experimenting.")
@@ -117,6 +128,7 @@ def experiment_create(
         name=(name or "").strip(),
         description=_clean_description(description),
         **choices,
+        segments=clean_segments(segments),
         unit=unit,
         min_lift=float(min_lift),
         optimize=optimize,
