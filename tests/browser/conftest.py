@@ -46,3 +46,12 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def page(transactional_db, page):
+    """Playwright's page, opened after the test database and so closed before its flush: a
+    page still polling (htmx) would otherwise send requests to the live server while the
+    flush truncates the tables, which once deadlocked the two in PostgreSQL."""
+    yield page
+    page.close()
