@@ -16,7 +16,9 @@ split change cannot add returning callers to the variants that gained share.
 The inner query groups by (variant, phase, unit) and yields, for each metric, the unit's
 sum and count of non-empty values; the outer query sums those per (variant, phase) into n,
 sums, sums of squares and cross products. Works on PostgreSQL and on SQLite (the embedded
-default).
+default). With segments (`Dimension`s, PostgreSQL only), each unit also carries its value of
+each, and the same query gives every segment's groups beside the whole (`_split`): the calls
+are read once whatever the number of segments.
 
 Values outside what a call can be are ignored, as if the call had not reported them: rows
 stored before ingestion refused them may hold a duration of Infinity or 1e308, whose sums
