@@ -79,8 +79,8 @@ class SegmentPart:
 @dataclass(frozen=True)
 class Dimension:
     """A way to split units (apps.results.segments builds them): `sql` is one call's value as
-    text ('' when not reported), read from the unit's first call; `columns` the call columns
-    it reads; `join` a LEFT JOIN it needs (with `join_params`); `cap` how many values are
+    text ('' when not reported), read from the unit's first call (or, `per_unit`, from the
+    unit itself); `columns` the call columns it reads; `join` a LEFT JOIN it needs (with `join_params`); `cap` how many values are
     kept, by units, the others summed as one row whose value is None."""
 
     sql: str
@@ -89,6 +89,9 @@ class Dimension:
     join: str = ""
     join_params: tuple = ()
     cap: int | None = None
+    # True: `sql` reads only the unit's caller (c.caller), `{at}` (the start of the unit's
+    # first call) and aggregates, and is computed once per unit.
+    per_unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,11 +247,7 @@ def aggregate_sql(
     calls, where, unit_column, at = unit_rows(unit, metrics, carried)
     summed = _summed(metrics)  # quantiles: apps.results.quantiles
     outer, inner = (f", {f(summed)}" if summed else "" for f in (_outer_columns, _inner_columns))
-    first = "c.started_at = c.first_at" if unit == "caller" else "TRUE"
-    tags = "".join(
-        f", COALESCE(MIN(CASE WHEN {first} THEN {d.sql} END), '') AS d{i}"
-        for i, d in enumerate(dimensions)
-    )
+    tags = "".join(f", {_tag(d, unit, at)} AS d{i}" for i, d in enumerate(dimensions))
     joins = " ".join(d.join for d in _joins(dimensions))
     per_unit = f"""
             SELECT c.variant_id, {phase_of(at, phases)} AS phase, {unit_column} AS unit,
@@ -264,6 +263,19 @@ def aggregate_sql(
         FROM ({per_unit}) per_unit
         GROUP BY variant_id, phase
     """
+
+
+def _tag(dimension: Dimension, unit: str, at: str) -> str:
+    """SQL for a unit's value of `dimension`, in the per-unit GROUP BY: from the unit's own
+    columns once per unit when it can be (`per_unit`: the caller's number, the time of the
+    unit's first call), else from the unit's first call, picked among its calls. Compared
+    byte by byte (COLLATE "C"): the values are only grouped, never shown in order."""
+    if dimension.per_unit:
+        value = dimension.sql.replace("{at}", f"MIN({at})")
+    else:
+        first = "c.started_at = c.first_at" if unit == "caller" else "TRUE"
+        value = f"MIN(CASE WHEN {first} THEN {dimension.sql} END)"
+    return f"COALESCE(({value}) COLLATE \"C\", '')"
 
 
 def _split(per_unit: str, dimensions: Sequence[Dimension], summed: Sequence[Metric]) -> str:

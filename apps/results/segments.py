@@ -32,20 +32,22 @@ RETURNING = """LEFT JOIN (
 
 
 def dimension(experiment, segment: Segment) -> Dimension:
-    """How the aggregate query reads one call's value of `segment` ('' = not reported)."""
-    local = "c.started_at AT TIME ZONE %s"
-    at = "c.first_at" if experiment.unit == "caller" else "c.started_at"
+    """How the aggregate query reads a unit's value of `segment` ('' = not reported). What
+    depends only on the caller and the start of the unit's first call is computed once per
+    unit (`per_unit`); who ended the call and a field come from the first call itself."""
+    local = "{at} AT TIME ZONE %s"
     if segment.kind == "hour_of_day":
-        return Dimension(f"to_char({local}, 'HH24')", (settings.TIME_ZONE,))
+        return Dimension(f"to_char({local}, 'HH24')", (settings.TIME_ZONE,), per_unit=True)
     if segment.kind == "weekday":
-        return Dimension(f"to_char({local}, 'ID')", (settings.TIME_ZONE,))
+        return Dimension(f"to_char({local}, 'ID')", (settings.TIME_ZONE,), per_unit=True)
     if segment.kind == "caller_country":
-        return Dimension(countries.PREFIX_SQL)
+        return Dimension(countries.PREFIX_SQL, per_unit=True)
     if segment.kind == "returning_caller":
         return Dimension(
-            f"CASE WHEN r.first_ever < {at} THEN 'yes' ELSE 'no' END",
+            "CASE WHEN MIN(r.first_ever) < {at} THEN 'yes' ELSE 'no' END",
             join=RETURNING,
             join_params=(experiment.agent_id,),
+            per_unit=True,
         )
     if segment.kind == "ended_by":
         return Dimension("c.ended_by", columns=("ended_by",))

@@ -128,7 +128,7 @@ def _previous(experiment: Experiment) -> Running | None:
     return Result.from_json(data).running if data is not None else None
 
 
-def _aggregated(experiment: Experiment) -> tuple:
+def aggregated_metrics(experiment: Experiment) -> tuple:
     """The metrics to aggregate: every sum or ratio (they share the one scan, so they cost
     little), and a percentile only when the experiment watches it (each costs a second scan
     of the calls)."""
@@ -145,7 +145,7 @@ def _aggregate(experiment: Experiment, judge: tuple | None, kept=()) -> dict:
         cap=experiment.cap_duration,
         judge=judge,
         phase_starts=experiment.phase_starts,
-        metrics=_aggregated(experiment),
+        metrics=aggregated_metrics(experiment),
         dimensions=[segments.dimension(experiment, s) for s in kept],
     )
 
