@@ -80,8 +80,9 @@ class SegmentPart:
 class Dimension:
     """A way to split units (apps.results.segments builds them): `sql` is one call's value as
     text ('' when not reported), read from the unit's first call (or, `per_unit`, from the
-    unit itself); `columns` the call columns it reads; `join` a LEFT JOIN it needs (with `join_params`); `cap` how many values are
-    kept, by units, the others summed as one row whose value is None."""
+    unit itself); `columns` the call columns it reads; `join` a LEFT JOIN it needs (with
+    `join_params`); `cap` how many values are kept, by units, the others summed as one row
+    whose value is None."""
 
     sql: str
     params: tuple = ()
