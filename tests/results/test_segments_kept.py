@@ -103,7 +103,7 @@ def test_splitting_does_not_move_the_main_results(operator, unit):
     plain = aggregate(experiment.id, unit=unit, phase_starts=experiment.phase_starts)
     dims = [
         segments_module.dimension(experiment, parse(key))
-        for key in ("hour_of_day", "field:plan", "returning_caller")
+        for key in ("hour_of_day", "field:plan", "returning_caller", "caller_country", "ended_by")
     ]
     split = aggregate(
         experiment.id, unit=unit, phase_starts=experiment.phase_starts, dimensions=dims
@@ -118,7 +118,7 @@ def test_splitting_does_not_move_the_main_results(operator, unit):
         )
         for key, stats in arm.metrics.items():
             assert other.metrics[key] == pytest.approx(stats), key
-        assert len(other.segments) == 3
+        assert len(other.segments) == 5
         for parts in other.segments:  # each segment's groups add up to the whole arm
             assert sum(p.units for p in parts) == arm.units
             assert sum(p.calls for p in parts) == arm.calls
