@@ -679,11 +679,9 @@ def main(argv: list[str] | None = None) -> None:
         "workers": args.workers,
         "command": command,
     }
-    print(markdown(details), flush=True)
-    if os.environ.get("BENCH_TMP"):
-        from bench.lib import Result, save
+    from bench.lib import print_and_save
 
-        save(Result("aa_table", figures(details), details))
+    print_and_save("aa_table", details, markdown, figures)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,14 @@ def save(result: Result) -> None:
     (folder / f"{result.name}.json").write_text(json.dumps(asdict(result), indent=1))
 
 
+def print_and_save(name: str, details: dict, markdown, figures) -> None:
+    """For a benchmark that also runs alone (no server): print its record, and save its
+    figures when `bench/run` runs it (BENCH_TMP set)."""
+    print(markdown(details), flush=True)
+    if os.environ.get("BENCH_TMP"):
+        save(Result(name, figures(details), details))
+
+
 def load(tmp: Path, name: str) -> Result | None:
     path = tmp / "results" / f"{name}.json"
     if not path.exists():
