@@ -232,9 +232,11 @@ def aggregate_sql(
     metrics: Sequence[Metric] = (),
     dimensions: Sequence[Dimension] = (),
 ) -> str:
-    """The query. Its parameters: `_params`. With `dimensions` (PostgreSQL only), each unit is
-    also tagged with its value of each and the same scan gives the rows per (dimension, value,
-    variant, phase): see `_split`."""
+    """The query. Its parameters, in the order `aggregate` passes them: the phase boundaries
+    (see `phase_of` and `_checked`), the dimensions', then the experiment id and the judge's
+    and joins' (in the order the FROM names them). With `dimensions` (PostgreSQL only), each
+    unit is also tagged with its value of each and the same scan gives the rows per
+    (dimension, value, variant, phase): see `_split`."""
     duration = (
         VALID_DURATION
         if duration_cap is None
