@@ -2,8 +2,12 @@
 
 A quantile cannot be summed per unit like a mean (apps.results.aggregation), and its
 standard error needs, per unit, the calls at or below the arm's own sample quantile
-(apps.stats.quantile). PostgreSQL does it in one statement: the calls are read once into
-`w` (variant, phase, unit and each quantile metric's value), then per (variant, phase):
+(apps.stats.quantile). Which calls, and how they make units, is a :class:`Calls`: an
+experiment's counted calls (:func:`experiment_calls`, for its results) or an agent's calls
+since a time (:func:`agent_calls`, the planner's baseline, as if they were one control arm).
+The statistics are computed the same way for both. PostgreSQL does it in one statement: the
+calls are read once into `w` (variant, phase, unit and each quantile metric's value), then
+per (variant, phase):
 the count of values, `percentile_cont` at the level and at the two Woodruff levels (which
 depend on that count), and per unit the values <= the quantile, summed into ratio
 statistics. Each variant's quantile over all phases is computed too (phase ALL), from
@@ -19,13 +23,14 @@ lets through, as are calls that did not report one.
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 
 from apps.metrics import Metric
 from apps.results.aggregation import VALID_DURATION, phase_of, phase_params, unit_rows
-from apps.stats.quantile import QuantileStats, Z, quantile_stats
+from apps.stats.quantile import NO_UNITS, QuantileStats, Z, quantile_stats
 from apps.stats.types import RatioStats
 
 ALL = -1  # the phase key of a variant's quantile over all its phases
@@ -42,14 +47,41 @@ def _value(metric: Metric) -> str:
     return f"CASE WHEN {value} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {value} END"
 
 
-def _source(unit: str, phases: int, metrics: Sequence[Metric]) -> str:
-    """SELECT of (variant_id, phase, unit, q0, q1, ...) over the experiment's counted calls.
-    Parameters: the phase boundaries, then the experiment id."""
+@dataclass(frozen=True)
+class Calls:
+    """The calls a quantile is computed over: `sql` selects one row per call, (variant_id,
+    grp, unit, q0, q1, ...) for the metrics it was built for, with `params`; `phases` is
+    how many phases grp takes (fewer than 2: one)."""
+
+    sql: str
+    params: tuple
+    phases: int = 1
+
+
+def _values(metrics: Sequence[Metric]) -> str:
+    return ", ".join(f"{_value(m)} AS q{i}" for i, m in enumerate(metrics))
+
+
+def experiment_calls(
+    experiment_id: int, *, unit: str, phase_starts: Sequence[datetime], metrics: Sequence[Metric]
+) -> Calls:
+    """An experiment's counted calls, per variant and phase, in its units
+    (apps.results.aggregation.unit_rows: a caller's calls with their first variant)."""
     calls, where, unit_column, at = unit_rows(unit, metrics)
-    values = ", ".join(f"{_value(m)} AS q{i}" for i, m in enumerate(metrics))
-    return f"""SELECT c.variant_id, {phase_of(at, phases)} AS grp, {unit_column} AS unit,
-               {values}
+    sql = f"""SELECT c.variant_id, {phase_of(at, len(phase_starts))} AS grp,
+               {unit_column} AS unit, {_values(metrics)}
         FROM {calls} WHERE {where}"""
+    return Calls(sql, (*phase_params(phase_starts), experiment_id), len(phase_starts))
+
+
+def agent_calls(agent_id: int, *, since: datetime, unit: str, metrics: Sequence[Metric]) -> Calls:
+    """An agent's calls started at `since` or later, as one group (variant id 0, one phase):
+    what a control arm that got exactly these calls would hold. A unit is a caller (all
+    their calls) or, when `unit` is "call", each call."""
+    unit_column = "c.caller" if unit == "caller" else "c.id"
+    sql = f"""SELECT 0 AS variant_id, 0 AS grp, {unit_column} AS unit, {_values(metrics)}
+        FROM calls_call c WHERE c.agent_id = %s AND c.started_at >= %s"""
+    return Calls(sql, (agent_id, connection.ops.adapt_datetimefield_value(since)))
 
 
 def _levels(metric: Metric, i: int) -> str:
@@ -59,12 +91,13 @@ def _levels(metric: Metric, i: int) -> str:
     return f"ARRAY[GREATEST(0.0, {p!r} - {h}), {p!r}, LEAST(1.0, {p!r} + {h})]"
 
 
-def quantile_sql(*, unit: str, phases: int, metrics: Sequence[Metric]) -> str:
-    """The PostgreSQL statement (module docstring). Its parameters: `_params`."""
+def quantile_sql(calls: Calls, metrics: Sequence[Metric]) -> str:
+    """The PostgreSQL statement (module docstring) over `calls`, built for `metrics`. Its
+    parameters: `calls.params`."""
     keys = range(len(metrics))
     pooled = (
         f"UNION ALL SELECT variant_id, {ALL}, unit, {', '.join(f'q{i}' for i in keys)} FROM v"
-        if phases > 1
+        if calls.phases > 1
         else ""
     )
     counts = ", ".join(f"COUNT(q{i}) AS n{i}" for i in keys)
@@ -83,7 +116,7 @@ def quantile_sql(*, unit: str, phases: int, metrics: Sequence[Metric]) -> str:
         for i in keys
     )
     return f"""
-        WITH v AS ({_source(unit, phases, metrics)}),
+        WITH v AS ({calls.sql}),
         w AS MATERIALIZED (SELECT * FROM v {pooled}),
         g AS (SELECT variant_id, grp, {counts} FROM w GROUP BY variant_id, grp),
         q AS (
@@ -99,10 +132,6 @@ def quantile_sql(*, unit: str, phases: int, metrics: Sequence[Metric]) -> str:
         s AS (SELECT variant_id, grp, {sums} FROM u GROUP BY variant_id, grp)
         SELECT q.*, s.* FROM q JOIN s ON s.variant_id = q.variant_id AND s.grp = q.grp
     """
-
-
-def _params(experiment_id: int, phase_starts: Sequence[datetime]) -> list:
-    return [*phase_params(phase_starts), experiment_id]
 
 
 def _stats(metric: Metric, n, cuts, sums) -> QuantileStats:
@@ -135,15 +164,11 @@ def _with_pooled(out: ByVariant, phases: int) -> ByVariant:
     return dict(out)
 
 
-def _in_python(
-    experiment_id: int, unit: str, phase_starts: Sequence[datetime], metrics: Sequence[Metric]
-) -> ByVariant:
-    """SQLite: fetch each counted call's values, compute with apps.stats.quantile."""
+def _in_python(calls: Calls, metrics: Sequence[Metric]) -> ByVariant:
+    """SQLite: fetch each call's values, compute with apps.stats.quantile."""
     values: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     with connection.cursor() as cursor:
-        cursor.execute(
-            _source(unit, len(phase_starts), metrics), _params(experiment_id, phase_starts)
-        )
+        cursor.execute(calls.sql, list(calls.params))
         for variant_id, grp, who, *row in cursor.fetchall():
             for group in {int(grp), ALL}:
                 values[variant_id][group][who].append(row)
@@ -162,6 +187,18 @@ def _in_python(
     }
 
 
+def quantiles_of(calls: Calls, metrics: Sequence[Metric]) -> ByVariant:
+    """Every metric's QuantileStats per variant, per phase and over all phases (ALL), in one
+    scan of `calls` (built for these `metrics`, all quantiles): PostgreSQL's one statement,
+    or the same numbers in Python on SQLite."""
+    if connection.vendor != "postgresql":
+        return _in_python(calls, metrics)
+    with connection.cursor() as cursor:
+        cursor.execute(quantile_sql(calls, metrics), list(calls.params))
+        rows = cursor.fetchall()
+    return _from_rows(rows, metrics, calls.phases)
+
+
 def aggregate_quantiles(
     experiment_id: int,
     *,
@@ -174,10 +211,16 @@ def aggregate_quantiles(
     metrics = [m for m in metrics if m.kind == "quantile"]
     if not metrics:
         return {}
-    if connection.vendor != "postgresql":
-        return _in_python(experiment_id, unit, phase_starts, metrics)
-    sql = quantile_sql(unit=unit, phases=len(phase_starts), metrics=metrics)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _params(experiment_id, phase_starts))
-        rows = cursor.fetchall()
-    return _from_rows(rows, metrics, len(phase_starts))
+    calls = experiment_calls(experiment_id, unit=unit, phase_starts=phase_starts, metrics=metrics)
+    return quantiles_of(calls, metrics)
+
+
+def agent_quantile(agent_id: int, *, since: datetime, unit: str, metric: Metric) -> QuantileStats:
+    """One quantile metric's statistics over the agent's calls since `since` (the planner's
+    baseline): what the results would hold for a control arm that got exactly these calls,
+    in the same unit. No call with a value: n = 0."""
+    calls = agent_calls(agent_id, since=since, unit=unit, metrics=[metric])
+    found = quantiles_of(calls, [metric]).get(0, {}).get(ALL, {})
+    return found.get(metric.key) or QuantileStats(
+        float(metric.quantile), 0, 0.0, 0.0, 0.0, NO_UNITS
+    )

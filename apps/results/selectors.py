@@ -11,8 +11,10 @@ from apps.agents.models import Agent
 from apps.calls.models import Call
 from apps.experiments.selectors import latest_snapshot
 from apps.results.aggregation import VALID_DURATION, unit_sums
+from apps.results.quantiles import agent_quantile
 from apps.results.result import Result
 from apps.stats import planning
+from apps.stats.quantile import fewest_values, quantile_moments
 from apps.stats.ratio import ratio_moments
 from apps.stats.scales import metric_kind
 from apps.stats.types import Moments, RatioStats
@@ -37,6 +39,10 @@ def plan_for_form(
     scale for a score (sentiment). The plan is apps.stats.planning.units_per_variant_for_goal,
     the same the results page and the API show, on the same per-unit variance (a caller's
     ratio, apps.stats.ratio, in caller mode), for any metric of the agent (apps.metrics).
+    A quantile goal (the 95th percentile of response times) is planned on what the results
+    would hold for a control arm that got the agent's recent calls (:func:`_baseline`).
+    No baseline measured and no typical one to assume (too few calls; for a quantile, fewer
+    than `fewest` values or a single caller): no number, and `too_few` says so.
     """
     agent = Agent.objects.filter(slug=agent_slug).first()
     metric = metrics.for_agent(agent.pk).get(goal) if agent else None
@@ -44,14 +50,15 @@ def plan_for_form(
         effect = float(min_effect)
     except ValueError:
         effect = 0.0
-    if metric is None or not math.isfinite(effect) or not effect > 0 or metric.quantile:
-        return {"ok": False}  # no plan for a quantile: its spread is not a mean's
+    if metric is None or not math.isfinite(effect) or not effect > 0:
+        return {"ok": False}
     effect = effect if metric_kind(goal) == "score" else effect / 100
     since = timezone.now() - timedelta(days=30)
     by_caller = unit != "call"
     moments = _baseline(agent.pk, since, metric, by_caller)
     known = moments.n >= 30 and moments.variance > 0
-    if not known and goal in DEFAULT_BASELINES:
+    typical = not known and goal in DEFAULT_BASELINES
+    if typical:
         base = DEFAULT_BASELINES[goal]
         moments = Moments(moments.n, base, base * (1 - base))
     per_variant = planning.units_per_variant_for_goal(
@@ -75,15 +82,25 @@ def plan_for_form(
         "effect": effect,
         "lift_percent": effect * 100,
         "by_caller": by_caller,
+        "baseline": moments,
         "baseline_known": known,
+        "typical_baseline": typical,
+        "too_few": per_variant is None and not known and not typical,
+        "fewest": fewest_values(metric.quantile) if metric.quantile else None,
     }
 
 
 def _baseline(agent_id: int, since, metric, by_caller: bool) -> Moments:
     """The goal's mean and per-unit variance over recent calls, as the analysis computes them
     (the registry's SQL for one call's value, apps.results.aggregation.unit_sums): per caller
-    a ratio (sum / weight of their calls' values), per call a plain mean. Values outside what
+    a ratio (sum / weight of their calls' values), per call a plain mean. A quantile: the
+    results' own statistics over these calls (apps.results.quantiles.agent_quantile, with
+    the caller-clustered variance in caller mode) as Moments (n = units, mean = the sample
+    quantile, variance = Var(q) * units; 0 when it cannot be estimated). Values outside what
     a call can be are left out, as results do."""
+    if metric.quantile:
+        unit = "caller" if by_caller else "call"
+        return quantile_moments(agent_quantile(agent_id, since=since, unit=unit, metric=metric))
     if metric.key == "custom":  # judged only inside experiments: no baseline outside one
         return Moments(0, 0.0, 0.0)
     values, weights = unit_sums(metric)

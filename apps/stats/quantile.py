@@ -82,6 +82,15 @@ def resolvable(level: float, n: int) -> bool:
     return n > z2 * level / (1.0 - level) and n > z2 * (1.0 - level) / level
 
 
+def fewest_values(level: float) -> int:
+    """The fewest values with which the `level`-quantile's variance can be estimated: the
+    smallest n that is :func:`resolvable` (73 for p = 0.95, 4 for the median).
+
+    Method: n > z^2 max(p / (1 - p), (1 - p) / p), so floor of that bound plus one."""
+    bound = Z * Z * max(level / (1.0 - level), (1.0 - level) / level)
+    return math.floor(bound) + 1
+
+
 def quantile_stats(units: Iterable[Sequence[float]], level: float) -> QuantileStats:
     """QuantileStats from each unit's values (one list per caller; per call: one value each).
 

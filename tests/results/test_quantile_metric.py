@@ -16,7 +16,7 @@ from apps.experiments.services import experiment_start
 from apps.metrics import METRICS, Metric
 from apps.results.aggregation import aggregate
 from apps.results.analysis import Arm
-from apps.results.quantiles import ALL, _in_python, aggregate_quantiles
+from apps.results.quantiles import ALL, _in_python, aggregate_quantiles, experiment_calls
 from apps.results.services import results_compute, results_refresh_running
 from apps.stats.quantile import quantile_moments, woodruff_levels
 from tests.factories import make_experiment
@@ -178,7 +178,8 @@ def test_the_python_path_of_the_embedded_database_computes_the_same(started):
     start = timezone.now() - timedelta(days=2)
     phases = [start, timezone.now() - timedelta(hours=5)]
     sql = aggregate_quantiles(experiment.id, unit="caller", phase_starts=phases, metrics=[P95])
-    python = _in_python(experiment.id, "caller", phases, [P95])
+    calls = experiment_calls(experiment.id, unit="caller", phase_starts=phases, metrics=[P95])
+    python = _in_python(calls, [P95])
     assert sql.keys() == python.keys()
     for variant_id, groups in sql.items():
         assert groups.keys() == python[variant_id].keys()

@@ -9,6 +9,7 @@ import pytest
 from apps.stats.frequentist import fixed_horizon
 from apps.stats.quantile import (
     QuantileStats,
+    fewest_values,
     quantile_moments,
     quantile_stats,
     quantile_variance,
@@ -136,6 +137,17 @@ def test_too_few_calls_for_the_level_give_no_variance():
     few = quantile_stats(_calls(rng.normal(500, 50, 72)), 0.95)
     enough = quantile_stats(_calls(rng.normal(500, 50, 73)), 0.95)
     assert quantile_variance(few) == 0.0 and quantile_variance(enough) > 0
+
+
+@pytest.mark.parametrize(("level", "fewest"), [(0.95, 73), (0.05, 73), (0.5, 4), (0.99, 381)])
+def test_the_fewest_values_are_the_first_count_with_a_variance(level, fewest):
+    """The bound z^2 p / (1 - p) by hand: 3.8415 * 19 = 72.99 for p = 0.95, 3.8415 for the
+    median, 3.8415 * 99 = 380.3 for p = 0.99; checked on data, not on the bound alone."""
+    assert fewest_values(level) == fewest
+    rng = np.random.default_rng(7)
+    values = rng.normal(500, 50, fewest)
+    assert quantile_variance(quantile_stats(_calls(values[:-1]), level)) == 0.0
+    assert quantile_variance(quantile_stats(_calls(values), level)) > 0
 
 
 def test_all_equal_values_have_no_spread():
