@@ -319,6 +319,14 @@ SIMULATION_USD_PER_MILLION_INPUT_TOKENS = env_float("SIMULATION_USD_PER_MILLION_
 SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS = env_float(
     "SIMULATION_USD_PER_MILLION_OUTPUT_TOKENS", 0.60
 )
+# A request rate-limited or unavailable is tried again: this many tries in all, none
+# starting later than this many seconds after the first.
+SIMULATION_RETRIES = env_int("SIMULATION_RETRIES", 3)
+SIMULATION_RETRY_SECONDS = env_float("SIMULATION_RETRY_SECONDS", 30.0)
+if not 1 <= SIMULATION_RETRIES <= 10:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"SIMULATION_RETRIES must be 1-10, not {SIMULATION_RETRIES}.")
 # The nightly health check: from this hour (0-23, in TIME_ZONE), each scenario played N times.
 NIGHTLY_HOUR = env_int("NIGHTLY_HOUR", 2)
 NIGHTLY_PLAYS = env_int("NIGHTLY_PLAYS", 3)

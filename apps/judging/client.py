@@ -2,7 +2,7 @@
 v1 API, vLLM, Ollama, llama.cpp server...), with every way it can go wrong turned into a
 typed outcome the caller can act on:
 
-    JudgeAnswer        a verdict ("pass", "fail" or "unknown") and its reasoning
+    JudgeAnswer        a verdict ("pass", "fail" or "unknown"), its reasoning, the tokens used
     JudgeRateLimited   429: try again later, no sooner than `retry_after_seconds`
     JudgeUnavailable   5xx, timeout, connection refused or dropped: try again later
     JudgeRefused       401/402/403/404 or no quota left: retrying cannot help, a person must act
@@ -14,8 +14,9 @@ No Django here: the caller passes the endpoint, the key and the timeout.
 
 import email.utils
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -66,6 +67,9 @@ class JudgeBadOutput(JudgeError):
 class JudgeAnswer:
     verdict: str
     reasoning: str
+    # What the answer cost as the endpoint reported it; not part of what the judge said.
+    tokens_in: int = field(default=0, compare=False)
+    tokens_out: int = field(default=0, compare=False)
 
 
 class _Verdict(BaseModel):
@@ -169,7 +173,8 @@ def retry_after(headers, now: datetime | None = None) -> float | None:
 
 def _parse(response: httpx.Response) -> JudgeAnswer:
     try:
-        message = response.json()["choices"][0]["message"]
+        data = response.json()
+        message = data["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise JudgeBadOutput(response.text) from None
     content = message.get("content") if isinstance(message, dict) else None
@@ -183,4 +188,24 @@ def _parse(response: httpx.Response) -> JudgeAnswer:
         answer = _Verdict.model_validate(json.loads(text))
     except (ValueError, ValidationError):
         raise JudgeBadOutput(content) from None
-    return JudgeAnswer(verdict=answer.verdict, reasoning=answer.reasoning.strip())
+    tokens_in, tokens_out = usage(data)
+    return JudgeAnswer(answer.verdict, answer.reasoning.strip(), tokens_in, tokens_out)
+
+
+def usage(data) -> tuple[int, int]:
+    """(prompt tokens, completion tokens) from a chat completion's `usage`; 0 for each count
+    it does not report in a form we can trust."""
+    reported = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(reported, dict):
+        return 0, 0
+    prompt, completion = reported.get("prompt_tokens"), reported.get("completion_tokens")
+    return token_count(prompt), token_count(completion)
+
+
+def token_count(value) -> int:
+    """A token count an endpoint reported; anything else (missing, negative, NaN, huge) is 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not math.isfinite(value) or not 0 <= value <= 10_000_000:
+        return 0
+    return int(value)

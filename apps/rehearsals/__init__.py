@@ -17,7 +17,8 @@ Models (apps.rehearsals.models)
                   started_at, finished_at.
     Conversation  evaluation, scenario, arm (control | variant), play, transcript, outcomes
                   [{label, kind, outcome: pass|fail|error, note}], overall, failing_turns,
-                  tokens, cost_usd, error (set = not played: never a fail), reused, cache_key.
+                  tokens and cost_usd (the simulation's and the judge checks'), error (set =
+                  not played: never a fail), reused, cache_key.
 
 Services (apps.rehearsals.services; keyword-only, transactional, audited)
     scenario_create(*, agent, data, user)            data as the API's POST body
@@ -44,5 +45,7 @@ The failing turns of a conversation are Conversation.failing_turns (indexes in t
 
 Settings: SIMULATION_BASE_URL / _MODEL / _API_KEY / _TIMEOUT_SECONDS (default to JUDGE_*),
 SIMULATION_CALLER_MODEL, SIMULATION_CONCURRENCY (4), SIMULATION_SLOT_WAIT_SECONDS,
-SIMULATION_COST_CAP_USD (5), SIMULATION_USD_PER_MILLION_INPUT_TOKENS / _OUTPUT_TOKENS.
+SIMULATION_COST_CAP_USD (5), SIMULATION_USD_PER_MILLION_INPUT_TOKENS / _OUTPUT_TOKENS (the
+judge checks' tokens are priced the same), SIMULATION_RETRIES (3 tries per request) within
+SIMULATION_RETRY_SECONDS (30).
 """

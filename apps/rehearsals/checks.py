@@ -10,7 +10,10 @@
                each such turn is marked as a failing turn.
     judge      the LLM judge (apps.judging: its prompt, versioning and answer schema) reads
                the transcript with the criterion; "unknown" counts as a fail (the agent did
-               not show it met the criterion), no usable verdict is an error.
+               not show it met the criterion), no usable verdict is an error. A rate limit
+               or an unavailable judge is asked again as the simulation is (simulate's
+               `retrying`); the tokens of the answer come back with the result, to be paid
+               for like the simulation's.
 
 An error is never a fail: the evaluation leaves it out and counts it apart.
 No Django here: the judge's endpoint comes in as an argument.
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from apps.judging.client import JudgeError, ask_judge
 from apps.judging.prompt import judge_messages
-from apps.rehearsals.simulate import Endpoint
+from apps.rehearsals.simulate import Endpoint, retrying
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
@@ -34,6 +37,8 @@ class CheckResult:
     outcome: str
     failing_turns: tuple[int, ...] = ()
     note: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
 
 
 def normalise(text: str) -> str:
@@ -65,17 +70,27 @@ def forbidden_check(turns: list[dict], text: str) -> CheckResult:
 def judge_check(turns: list[dict], criterion: str, judge: Endpoint | None) -> CheckResult:
     if judge is None:
         return CheckResult(ERROR, note="No judge endpoint is set (JUDGE_BASE_URL, JUDGE_MODEL).")
-    try:
-        answer = ask_judge(
+    messages = judge_messages(criterion, turns)
+
+    def send(timeout: float):
+        return ask_judge(
             base_url=judge.base_url,
             model=judge.model,
-            messages=judge_messages(criterion, turns),
+            messages=messages,
             api_key=judge.api_key,
-            timeout=judge.timeout,
+            timeout=timeout,
         )
+
+    try:
+        answer = retrying(send, judge)
     except JudgeError as error:
         return CheckResult(ERROR, note=f"The judge gave no verdict: {error}"[:500])
-    return CheckResult(PASS if answer.verdict == "pass" else FAIL, note=answer.reasoning[:500])
+    return CheckResult(
+        PASS if answer.verdict == "pass" else FAIL,
+        note=answer.reasoning[:500],
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+    )
 
 
 def run_check(check: dict, turns: list[dict], judge: Endpoint | None) -> CheckResult:

@@ -9,12 +9,16 @@ by writing END_MARKER. The agent speaks first (it answers the phone); `max_turns
 both sides' turns.
 
 Every way the endpoint can fail is one of apps.judging.client's errors (JudgeUnavailable for
-a timeout, JudgeBadOutput for a reply that is not a chat completion...), raised as
-SimulationFailed with the transcript so far: the caller records an *error* for that
-conversation, never a fail. No Django here: the caller passes endpoints and timeouts.
+a timeout, JudgeBadOutput for a reply that is not a chat completion...). A rate limit or an
+unavailable endpoint is tried again (`retrying`, which the judge checks use too); what still
+fails is raised as SimulationFailed with the transcript so far: the caller records an *error*
+for that conversation, never a fail. No Django here: the caller passes endpoints, timeouts
+and how often to try.
 """
 
-import math
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,9 +26,11 @@ import httpx
 from apps.judging.client import (
     JudgeBadOutput,
     JudgeError,
+    JudgeRateLimited,
     JudgeRefused,
     JudgeUnavailable,
     _raise_for_status,
+    usage,
 )
 
 CALLER_PROMPT_VERSION = 1  # bump when CALLER_SYSTEM changes: cached conversations then expire
@@ -42,6 +48,10 @@ When your goal is met, or the agent cannot help, say goodbye and end your turn w
 {marker}."""
 
 
+BACKOFF_SECONDS, BACKOFF_CAP_SECONDS, JITTER = 0.5, 8.0, 0.25
+sleep = time.sleep  # tests replace it, to count the waits instead of waiting
+
+
 @dataclass(frozen=True)
 class Endpoint:
     base_url: str
@@ -49,6 +59,8 @@ class Endpoint:
     api_key: str = ""
     timeout: float = 30.0
     temperature: float | None = None
+    attempts: int = 1  # tries per request, the first included
+    retry_seconds: float = 0.0  # no try starts this long after the first one did
 
 
 @dataclass(frozen=True)
@@ -142,25 +154,66 @@ def _history(transcript: Transcript, roles: dict[str, str]) -> list[dict]:
 def chat(
     http: httpx.Client, endpoint: Endpoint, messages: list[dict], transcript: Transcript
 ) -> str:
-    """One chat completion's text; its token counts are added to the transcript's."""
+    """One chat completion's text, tried again as `retrying` says; its token counts are
+    added to the transcript's."""
     url = endpoint.base_url.rstrip("/") + "/chat/completions"
     body = {"model": endpoint.model, "messages": messages}
     if endpoint.temperature is not None:
         body["temperature"] = endpoint.temperature
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
-    try:
-        response = http.post(url, json=body, headers=headers, timeout=endpoint.timeout)
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-        raise JudgeRefused(0, f"“{endpoint.base_url}” is not an http(s) address") from error
-    except httpx.TimeoutException as error:
-        raise JudgeUnavailable(f"no answer within {endpoint.timeout:g} s") from error
-    except httpx.TransportError as error:
-        raise JudgeUnavailable(f"could not reach {url}: {error}") from error
-    _raise_for_status(response)
-    text, tokens_in, tokens_out = _parse(response)
+
+    def send(timeout: float) -> httpx.Response:
+        try:
+            response = http.post(url, json=body, headers=headers, timeout=timeout)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            raise JudgeRefused(0, f"“{endpoint.base_url}” is not an http(s) address") from error
+        except httpx.TimeoutException as error:
+            raise JudgeUnavailable(f"no answer within {timeout:g} s") from error
+        except httpx.TransportError as error:
+            raise JudgeUnavailable(f"could not reach {url}: {error}") from error
+        _raise_for_status(response)
+        return response
+
+    text, tokens_in, tokens_out = _parse(retrying(send, endpoint))
     transcript.tokens_in += tokens_in
     transcript.tokens_out += tokens_out
     return text
+
+
+def retrying[T](send: Callable[[float], T], endpoint: Endpoint) -> T:
+    """`send(timeout)`'s answer, asked again after a rate limit (429) or an unavailable
+    endpoint (5xx, timeout, connection refused or dropped) at most `endpoint.attempts` times
+    in all. Anything else (a refusal, a rejected request, a reply we cannot read) is raised
+    at once: asking again cannot help.
+
+    Between tries it sleeps `backoff(...)`. No try starts past `endpoint.retry_seconds`
+    after the first one did, the tries' own time included, and a retry's timeout is cut to
+    what is left; so when the server asks for a wait longer than what is left (a Retry-After
+    of an hour) the error is raised at once, without waiting. The first try always gets the
+    whole `endpoint.timeout`.
+    """
+    deadline = time.monotonic() + endpoint.retry_seconds
+    timeout = endpoint.timeout
+    for attempt in range(1, endpoint.attempts + 1):
+        try:
+            return send(timeout)
+        except (JudgeRateLimited, JudgeUnavailable) as error:
+            wait = backoff(attempt, getattr(error, "retry_after_seconds", None))
+            if attempt >= endpoint.attempts or time.monotonic() + wait >= deadline:
+                raise
+            sleep(wait)
+            timeout = max(0.001, min(endpoint.timeout, deadline - time.monotonic()))
+    raise ValueError("endpoint.attempts must be at least 1")
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed try number `attempt` (from 1): exponential backoff,
+    BACKOFF_SECONDS doubling with each try up to BACKOFF_CAP_SECONDS, or the server's
+    Retry-After when it asks for longer; then stretched by up to JITTER (a quarter) at
+    random, so conversations rate-limited together do not all come back at the same moment.
+    Never shorter than what the server asked for."""
+    base = min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** (attempt - 1))
+    return max(base, retry_after or 0.0) * (1 + JITTER * random.random())
 
 
 def _parse(response: httpx.Response) -> tuple[str, int, int]:
@@ -171,18 +224,4 @@ def _parse(response: httpx.Response) -> tuple[str, int, int]:
         raise JudgeBadOutput(response.text) from None
     if not isinstance(content, str) or not content.strip() or "\x00" in content:
         raise JudgeBadOutput(repr(content))
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    return (
-        " ".join(content.split())[:MAX_REPLY_CHARS],
-        _count(usage.get("prompt_tokens")),
-        _count(usage.get("completion_tokens")),
-    )
-
-
-def _count(value) -> int:
-    """A token count an endpoint reported; anything else (missing, negative, NaN, huge) is 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    if not math.isfinite(value) or not 0 <= value <= 10_000_000:
-        return 0
-    return int(value)
+    return (" ".join(content.split())[:MAX_REPLY_CHARS], *usage(data))

@@ -10,8 +10,11 @@ caller and the judge deterministically, routing each request by its system promp
   gave, repeating it; a prompt without it books "the next free slot" at once (the variant
   that forgets to ask). A prompt containing "[hang]" gets no answer for 30 s; "[garble]" gets
   a reply that is not a chat completion; "[refuse]" gets a 401.
+- `script(role, *replies)`: the next requests of that role get these replies first, in order
+  (a 429 with Retry-After, a 503, a hang...), then the role answers as above again.
 
-Every request is recorded; `in_flight_max` is the most requests answered at once.
+Every request is recorded; `in_flight_max` is the most requests answered at once. Every
+answer reports USAGE, the judge's `judge_usage`.
 """
 
 import contextlib
@@ -19,6 +22,8 @@ import json
 import re
 import threading
 import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from apps.judging.prompt import SYSTEM as JUDGE_SYSTEM
@@ -27,15 +32,36 @@ from apps.rehearsals.simulate import END_MARKER
 USAGE = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
 
 
-def completion(content) -> bytes:
+def completion(content, usage=USAGE) -> bytes:
     choice = {"index": 0, "message": {"role": "assistant", "content": content}}
-    return json.dumps({"object": "chat.completion", "choices": [choice], "usage": USAGE}).encode()
+    return json.dumps({"object": "chat.completion", "choices": [choice], "usage": usage}).encode()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: an error status with its headers, or `delay` seconds of silence
+    (longer than the client waits: a hang) before a completion."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    @property
+    def body(self) -> bytes:
+        if self.status == 200:
+            return completion("Too late.")
+        return json.dumps({"error": {"message": f"Scripted {self.status}."}}).encode()
+
+
+HANG = Reply(200, delay=30.0)
 
 
 class SimServer:
     def __init__(self, delay: float = 0.0):
         self.requests: list[dict] = []
         self.judge_needs = "which date"
+        self.judge_usage = USAGE
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self.delay = delay
         self.in_flight = self.in_flight_max = 0
         self._lock = threading.Lock()
@@ -61,15 +87,27 @@ class SimServer:
     def count(self, role: str) -> int:
         return sum(1 for r in self.requests if _role(r) == role)
 
-    def answer(self, body: dict) -> tuple[int, bytes, float]:
+    def script(self, role: str, *replies: Reply) -> None:
+        """The next requests of `role` ("agent", "caller" or "judge") get `replies`."""
+        with self._lock:
+            self._scripts[role].extend(replies)
+
+    def answer(self, body: dict) -> tuple[int, bytes, float, dict[str, str]]:
+        role = _role(body)
         with self._lock:
             self.requests.append(body)
+            scripted = self._scripts[role].popleft() if self._scripts[role] else None
+        if scripted:
+            return scripted.status, scripted.body, scripted.delay, scripted.headers
+        return (*self._answer(role, body), {})
+
+    def _answer(self, role: str, body: dict) -> tuple[int, bytes, float]:
         messages = body.get("messages") or []
         system = messages[0]["content"] if messages else ""
-        role = _role(body)
         if role == "judge":
             verdict = "pass" if self.judge_needs in messages[-1]["content"].lower() else "fail"
-            return 200, completion(json.dumps({"reasoning": "Scripted.", "verdict": verdict})), 0
+            said = json.dumps({"reasoning": "Scripted.", "verdict": verdict})
+            return 200, completion(said, self.judge_usage), 0
         if role == "caller":
             return 200, completion(_caller(system, messages[1:])), self.delay
         if "[hang]" in system:
@@ -121,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             sim.in_flight += 1
             sim.in_flight_max = max(sim.in_flight_max, sim.in_flight)
         try:
-            status, body, delay = sim.answer(json.loads(raw))
+            status, body, delay, headers = sim.answer(json.loads(raw))
             if delay and sim._stop.wait(delay):
                 return
         finally:
@@ -131,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

@@ -194,4 +194,4 @@ def test_a_run_stopped_at_the_cost_cap_reads_failed_with_why(
     assert "Stopped at the cost cap" in gate and "Passed" not in gate
     played = evaluation.conversations.count()
     assert f"{played} of 18 conversations" in text(html)
-    assert "US$12 of the US$8 allowed" in text(html)
+    assert "US$14 of the US$8 allowed" in text(html)  # US$6 simulated + US$1 judged, twice

@@ -151,9 +151,10 @@ def test_the_cost_cap_stops_the_run(sim, operator, settings, django_capture_on_c
     )
     assert evaluation.status == "stopped" and evaluation.gate == "failed"
     assert "cost cap" in evaluation.error
-    # six requests per conversation (three agent and three caller turns): US$6 each
-    assert evaluation.conversations.count() == 2 and evaluation.cost_usd == pytest.approx(12.0)
-    assert len(sim.requests) == 2 * 6 + 2  # plus one judge verdict per conversation
+    # six requests per conversation (three agent and three caller turns) and one judge
+    # verdict, 100 tokens in each: US$7 each
+    assert evaluation.conversations.count() == 2 and evaluation.cost_usd == pytest.approx(14.0)
+    assert len(sim.requests) == 2 * 6 + 2
 
 
 def test_no_more_than_the_concurrency_limit_talk_to_the_endpoint_at_once(

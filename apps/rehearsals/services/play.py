@@ -3,6 +3,7 @@
 `play(job)` runs in a worker thread: it talks HTTP only (simulation, then the judge for the
 judge checks) and touches no database. Whatever goes wrong comes back inside PlayResult:
 `error` for a conversation that could not be played, `refused` when retrying cannot help.
+Its tokens are the simulation's and the judge checks' together, priced alike.
 """
 
 import math
@@ -101,7 +102,14 @@ def _judge(evaluation: Evaluation) -> Endpoint | None:
         return None
     # The site's key goes only to the site's endpoint (as in apps.judging).
     key = settings.JUDGE_API_KEY if base_url == settings.JUDGE_BASE_URL else ""
-    return Endpoint(base_url, model, key, settings.JUDGE_TIMEOUT_SECONDS)
+    return Endpoint(base_url, model, key, settings.JUDGE_TIMEOUT_SECONDS, **_retries())
+
+
+def _retries() -> dict:
+    return {
+        "attempts": max(1, settings.SIMULATION_RETRIES),
+        "retry_seconds": settings.SIMULATION_RETRY_SECONDS,
+    }
 
 
 def sides(evaluation: Evaluation, arm: str) -> ArmSide:
@@ -115,8 +123,10 @@ def sides(evaluation: Evaluation, arm: str) -> ArmSide:
         prompt=prompt.body,
         prompt_sha256=prompt.sha256,
         config=config,
-        agent=Endpoint(url, model, key, timeout, _temperature(config)),
-        caller_side=Endpoint(url, settings.SIMULATION_CALLER_MODEL or model, key, timeout),
+        agent=Endpoint(url, model, key, timeout, _temperature(config), **_retries()),
+        caller_side=Endpoint(
+            url, settings.SIMULATION_CALLER_MODEL or model, key, timeout, **_retries()
+        ),
         judge=_judge(evaluation),
     )
 
@@ -150,9 +160,11 @@ def play(job: Job) -> PlayResult:
 
 def _checked(job: Job, transcript) -> PlayResult:
     outcomes, failing = [], set()
+    tokens_in, tokens_out = transcript.tokens_in, transcript.tokens_out
     for check in job.scenario.checks:
         result = run_check(check, transcript.turns, job.judge)
         failing.update(result.failing_turns)
+        tokens_in, tokens_out = tokens_in + result.tokens_in, tokens_out + result.tokens_out
         outcomes.append(
             {
                 "label": check_label(check),
@@ -166,6 +178,6 @@ def _checked(job: Job, transcript) -> PlayResult:
         outcomes=outcomes,
         overall=overall([o["outcome"] for o in outcomes]) or "",
         failing_turns=sorted(failing),
-        tokens_in=transcript.tokens_in,
-        tokens_out=transcript.tokens_out,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
     )

@@ -6,9 +6,12 @@ one conversation at a time, so progress is visible and a redelivered task resume
 last one stopped. A session advisory lock keeps two workers from running one evaluation.
 
 A conversation already played with the same prompt, config, scenario content, play index
-and models (its cache_key) is copied, not played again, and costs nothing. Spending reaches
-the cost cap: nothing more is started, status "stopped". The endpoint refusing us (bad key,
-unknown model): status "failed". Timeouts and malformed replies: that conversation's error.
+and models (its cache_key) is copied, not played again, and costs nothing. A conversation
+costs its simulation's tokens and its judge checks' alike. Spending reaches the cost cap:
+nothing more is started, status "stopped". The endpoint refusing us (bad key, unknown
+model): status "failed". Rate limits, 5xx and timeouts are tried again (SIMULATION_RETRIES
+within SIMULATION_RETRY_SECONDS per request); those that persist and malformed replies:
+that conversation's error.
 """
 
 import contextlib
