@@ -88,8 +88,9 @@ class ExperimentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Segments kept up to date",
-        help_text="Results split by these groups come with every refresh, at no extra cost. "
-        "Any other split can still be asked for on the results.",
+        help_text="Results split by these groups come with every refresh, from the same read "
+        "of the calls (\u201cNew or returning caller\u201d also reads the agent's earlier "
+        "calls, so it takes longer). Any other split can still be asked for on the results.",
     )
     unit = forms.ChoiceField(
         choices=Unit.choices,
