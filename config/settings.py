@@ -175,6 +175,7 @@ OUTBOX_DRAIN_SECONDS = env_float("OUTBOX_DRAIN_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-results": {"task": "results.refresh_running", "schedule": 60.0},
     "optimize-traffic": {"task": "results.optimize", "schedule": 3600.0},
+    "prune-results": {"task": "results.prune_snapshots", "schedule": 3600.0},
     # KPI digests: each agent's own (hourly or daily at DIGEST_HOUR), claimed once per period.
     "send-digests": {"task": "results.send_digests", "schedule": 3600.0},
     # Rehearsals' nightly health check: each agent's current prompt, claimed once per night.
@@ -338,6 +339,16 @@ if not 0 <= NIGHTLY_HOUR <= 23 or not 1 <= NIGHTLY_PLAYS <= 20:
 # Where a guardrail's automatic pause is announced (Slack-compatible incoming webhook).
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 ALERT_EMAILS = env_list("ALERT_EMAILS")
+# Results are stored every minute per running experiment; older ones than this (hours) are
+# deleted hourly, but never an experiment's latest or its frozen result (nothing reads others).
+RESULT_SNAPSHOTS_KEEP_HOURS = env_int("RESULT_SNAPSHOTS_KEEP_HOURS", 24)
+if RESULT_SNAPSHOTS_KEEP_HOURS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "RESULT_SNAPSHOTS_KEEP_HOURS must be a whole number of hours, 1 or more, not "
+        f"{RESULT_SNAPSHOTS_KEEP_HOURS}."
+    )
 # The hour (0-23, in TIME_ZONE) from which agents on a daily digest get theirs.
 DIGEST_HOUR = env_int("DIGEST_HOUR", 8)
 if not 0 <= DIGEST_HOUR <= 23:

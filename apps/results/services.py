@@ -2,9 +2,11 @@
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from apps import metrics
@@ -254,6 +256,29 @@ def _ramp(experiment: Experiment, snapshot: ResultSnapshot) -> None:
     except Exception as error:  # the split stays as it was; the page says why
         log.exception("The ramp of experiment %s could not step", experiment.pk)
         _record_error(experiment, f"Ramp: {type(error).__name__}: {error}"[:500])
+
+
+def results_prune_snapshots(*, now=None, keep_hours: int | None = None, batch: int = 5000) -> int:
+    """Delete stored results nobody reads any more: older than `keep_hours`
+    (RESULT_SNAPSHOTS_KEEP_HOURS), not frozen, and not their experiment's latest. Pages, the
+    API, guardrails, the ramp, the digest and the apply check read only the latest result, or
+    the frozen one after a stop; one a minute per running experiment would otherwise grow the
+    table by several MB a day each. In batches, so that no delete holds its locks for long;
+    two at once delete each snapshot once. Returns how many were deleted."""
+    hours = settings.RESULT_SNAPSHOTS_KEEP_HOURS if keep_hours is None else keep_hours
+    cutoff = (now or timezone.now()) - timedelta(hours=hours)
+    latest = (
+        ResultSnapshot.objects.filter(experiment=OuterRef("experiment"))
+        .order_by("-computed_at", "-id")
+        .values("pk")[:1]
+    )
+    old = ResultSnapshot.objects.filter(frozen=False, computed_at__lt=cutoff).exclude(
+        pk=Subquery(latest)
+    )
+    deleted = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:batch]):
+        deleted += ResultSnapshot.objects.filter(pk__in=ids).delete()[0]
+    return deleted
 
 
 def results_optimize_running() -> int:

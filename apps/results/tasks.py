@@ -14,6 +14,7 @@ from apps.results.safety import alert_send
 from apps.results.services import (
     results_compute_or_record,
     results_optimize_running,
+    results_prune_snapshots,
     results_refresh_running,
 )
 
@@ -32,6 +33,11 @@ def compute(experiment_id: int) -> None:
 def freeze(experiment_id: int) -> None:
     # A freeze that fails is recorded on the experiment; the minute's refresh retries it.
     results_compute_or_record(experiment=Experiment.objects.get(pk=experiment_id), frozen=True)
+
+
+@shared_task(name="results.prune_snapshots", reject_on_worker_lost=True)
+def prune_snapshots() -> int:
+    return results_prune_snapshots()
 
 
 @shared_task(name="results.optimize", reject_on_worker_lost=True)
