@@ -40,6 +40,7 @@ urlpatterns = [
         name="variant-resume",
     ),
     path("experiments/<int:pk>/weights", experiments.WeightsView.as_view(), name="weights"),
+    path("experiments/<int:pk>/segments", experiments.SegmentsView.as_view(), name="segments"),
     path("experiments/<int:pk>/start", experiments.StartView.as_view(), name="start"),
     path("experiments/<int:pk>/stop", experiments.StopView.as_view(), name="stop"),
     path("experiments/<int:pk>/apply", experiments.ApplyView.as_view(), name="apply"),

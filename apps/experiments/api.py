@@ -14,6 +14,7 @@ from apps.experiments.models import Direction, Unit
 from apps.experiments.services import (
     experiment_create,
     experiment_delete,
+    experiment_segments_keep,
     experiment_start,
     experiment_stop,
     experiment_update,
@@ -78,10 +79,10 @@ def _secondary_in():
     )
 
 
-def _segments_in():
+def _segments_in(required=False):
     return serializers.ListField(
         child=serializers.JSONField(),
-        required=False,
+        required=required,
         help_text="Segments kept up to date with every result, computed in the same scan of "
         "the calls: hour_of_day, weekday, caller_country, returning_caller, ended_by or "
         "field:<name> (at most 8). Default: hour_of_day, weekday, caller_country, ended_by. "
@@ -221,6 +222,10 @@ class WeightsIn(JsonInput):
         child=serializers.JSONField(), help_text='{"control": 50, "b": 50}; must add up to 100.'
     )
     expected_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class SegmentsIn(JsonInput):
+    segments = _segments_in(required=True)
 
 
 class ApplyIn(JsonInput):
@@ -363,6 +368,24 @@ class WeightsView(APIView):
             weights=data["weights"],
             expected_version=data["expected_version"],
             user=request.auth.label,
+        )
+        return _out(pk)
+
+
+class SegmentsView(APIView):
+    @extend_schema(
+        operation_id="keep_segments",
+        request=SegmentsIn,
+        responses=ExperimentOut,
+        tags=["Experiments"],
+        description="Which segments are kept up to date with the results, while drafting or "
+        "running; a running experiment's results are recomputed at once. Refused (400) after "
+        "the stop: its results are frozen.",
+    )
+    def put(self, request, pk):
+        experiment, data = _experiment(request, pk), _valid(SegmentsIn, request)
+        experiment_segments_keep(
+            experiment=experiment, segments=data["segments"], user=request.auth.label
         )
         return _out(pk)
 

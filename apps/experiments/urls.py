@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.experiment_edit, name="edit"),
     path("<int:pk>/delete/", views.experiment_delete, name="delete"),
     path("<int:pk>/weights/", views.weights_save, name="weights"),
+    path("<int:pk>/segments/", views.segments_keep, name="segments-keep"),
     path("<int:pk>/start/", views.experiment_start, name="start"),
     path("<int:pk>/stop/", views.experiment_stop, name="stop"),
     path("<int:pk>/apply/", views.experiment_apply, name="apply"),

@@ -227,6 +227,30 @@ def experiment_stop(request, pk):
 
 @require_POST
 @permission_required(RUN, raise_exception=True)
+def segments_keep(request, pk):
+    """The segment picker's "Keep it up to date" / "Stop keeping it" buttons."""
+    experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
+    segment = request.POST.get("segment", "")[:100]
+    kept = [key for key in experiment.segments if key != segment]
+    if request.POST.get("keep") == "1":
+        kept.append(segment)
+    try:
+        services.experiment_segments_keep(experiment=experiment, segments=kept, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        keep = request.POST.get("keep") == "1"
+        messages.success(
+            request,
+            "This split now comes with every refresh of the results."
+            if keep
+            else "This split is no longer kept; it is still shown when you pick it.",
+        )
+    return redirect(f"{experiment.get_absolute_url()}#segments")
+
+
+@require_POST
+@permission_required(RUN, raise_exception=True)
 def variant_resume(request, pk, key):
     experiment = get_object_or_404(selectors.experiments_for_page(), pk=pk)
     try:

@@ -20,7 +20,7 @@ from apps.results.aggregation import aggregate
 from apps.results.segment_table import segment_table, segment_tables
 from apps.results.segments import parse
 from apps.results.services import results_compute
-from tests.factories import CallFactory, make_agent, make_experiment
+from tests.factories import CallFactory, make_agent, make_experiment, make_user
 from tests.results.test_segments import _by_label, _calls, _expected, _started
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +272,79 @@ def test_a_small_groups_range_of_a_share_never_runs_past_100_points(experiment, 
         assert -1.0 <= change["ci_low"] <= change["absolute"] <= change["ci_high"] <= 1.0
         shown = re.search(r"range ([-+]?[\d.]+) to ([-+]?[\d.]+) points", change["sentence"])
         assert all(abs(float(x)) <= 100 for x in shown.groups()), change["sentence"]
+
+
+# Keeping a segment while the experiment runs
+
+
+def test_a_running_experiment_keeps_a_segment_from_the_next_refresh(
+    experiment, operator, django_capture_on_commit_callbacks
+):
+    from apps.audit.models import AuditEntry
+    from apps.experiments.services import experiment_segments_keep
+
+    experiment = _started(experiment, operator)
+    _calls(experiment, n=80)
+    results_compute(experiment=experiment)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_segments_keep(
+            experiment=experiment, segments=["returning_caller", "field:plan"], user=operator
+        )
+    experiment.refresh_from_db()
+    assert experiment.segments == ["returning_caller", "field:plan"]
+    latest = experiment.snapshots.order_by("-computed_at", "-id").first()
+    assert set(latest.result.segments) == {"returning_caller", "field:plan"}  # recomputed
+    entry = AuditEntry.objects.get(action="experiment.segments")
+    assert entry.before == {"segments": list(DEFAULT)}
+    assert entry.after == {"segments": ["returning_caller", "field:plan"]}
+
+
+def test_keeping_segments_is_refused_after_the_stop_and_changes_nothing(experiment, operator):
+    from apps.experiments.services import experiment_segments_keep
+
+    experiment = _started(experiment, operator)
+    experiment_stop(experiment=experiment, user=operator)
+    with pytest.raises(ValidationError, match="only while it is draft or running"):
+        experiment_segments_keep(experiment=experiment, segments=[], user=operator)
+    experiment.refresh_from_db()
+    assert experiment.segments == list(DEFAULT)
+
+
+def test_api_keeps_segments_and_refuses_bad_ones(api, admin_key, experiment, operator):
+    experiment = _started(experiment, operator)
+    url = f"/api/v1/experiments/{experiment.pk}/segments"
+    ok = api.put(url, {"segments": ["ended_by"]}, key=admin_key)
+    assert ok.status_code == 200 and ok.json()["segments"] == ["ended_by"]
+    for body in ({"segments": ["colour"]}, {"segments": "ended_by"}, {}, {"segments": [None]}):
+        refused = api.put(url, body, key=admin_key)
+        assert refused.status_code == 400, (body, refused.content)
+    experiment.refresh_from_db()
+    assert experiment.segments == ["ended_by"]
+
+
+def test_the_picker_keeps_and_drops_a_segment(client, operator, experiment):
+    experiment = _started(experiment, operator)
+    _calls(experiment, n=60)
+    results_compute(experiment=experiment)
+    client.force_login(operator)
+    page = client.get(f"/results/{experiment.pk}/segments/?segment=returning_caller")
+    assert "Keep it up to date" in page.content.decode()
+    url = f"/experiments/{experiment.pk}/segments/"
+    response = client.post(url, {"segment": "returning_caller", "keep": "1"})
+    assert response.status_code == 302 and response.url.endswith("#segments")
+    experiment.refresh_from_db()
+    assert experiment.segments == [*DEFAULT, "returning_caller"]
+    page = client.get(f"/results/{experiment.pk}/segments/?segment=weekday")
+    assert "Stop keeping it" in page.content.decode()
+    client.post(url, {"segment": "weekday", "keep": "0"})
+    experiment.refresh_from_db()
+    assert "weekday" not in experiment.segments
+    bad = client.post(url, {"segment": "colour", "keep": "1"}, follow=True)
+    assert "Unknown segment" in bad.content.decode()
+    experiment.refresh_from_db()
+    assert "colour" not in experiment.segments
+    viewer = make_user("vera", role="viewer")
+    client.force_login(viewer)
+    assert client.post(url, {"segment": "weekday", "keep": "1"}).status_code == 403
+    page = client.get(f"/results/{experiment.pk}/segments/?segment=weekday")
+    assert "Keep it up to date" not in page.content.decode()

@@ -15,6 +15,7 @@ from apps.experiments.services.drafts import (
 )
 from apps.experiments.services.lifecycle import (
     experiment_create,
+    experiment_segments_keep,
     experiment_start,
     experiment_stop,
     winner_apply,
@@ -48,6 +49,7 @@ __all__ = [
     "experiment_create",
     "experiment_delete",
     "experiment_ramp_step",
+    "experiment_segments_keep",
     "experiment_start",
     "experiment_start_with_weights",
     "experiment_stop",

@@ -161,6 +161,33 @@ def experiment_create(
 
 
 @transaction.atomic
+def experiment_segments_keep(*, experiment: Experiment, segments, user=None) -> Experiment:
+    """Change which segments are kept up to date with the results, while drafting or running
+    (an analysis setting: no caller is routed differently). A running experiment's results
+    are recomputed at once, so the page shows the new split from the same scan. Refused once
+    stopped: the results people decided on are frozen with their segments; any other segment
+    can still be shown on request."""
+    experiment = _locked(experiment)
+    _require_status(experiment, {Status.DRAFT, Status.RUNNING}, "its kept segments can change")
+    kept = clean_segments(segments)
+    before = list(experiment.segments)
+    if kept == before:
+        return experiment
+    experiment.segments = kept
+    experiment.save(update_fields=["segments"])
+    audit_record(
+        actor=user,
+        action="experiment.segments",
+        obj=experiment,
+        before={"segments": before},
+        after={"segments": kept},
+    )
+    if experiment.status == Status.RUNNING:
+        queue_after_commit("results.compute", experiment.pk)
+    return experiment
+
+
+@transaction.atomic
 def experiment_start(*, experiment: Experiment, user=None) -> Experiment:
     """Send traffic to the variants. At most one experiment runs per agent."""
     experiment = _locked(experiment)
