@@ -203,17 +203,20 @@ def _change(goal, label: str, result, k: int, experiment) -> dict:
 def _sentence(goal, label: str, name: str, a, k: int, experiment) -> str:
     """ "Morning: B converts 3.0 points better (range -1.0 to +7.0 points, corrected for 6
     groups)." The range is that of variant - control, as on the scorecard."""
-    groups = f"corrected for {k} group{'s' if k != 1 else ''}"
+    # One group is the whole experiment: its range is the scorecard's, nothing to correct.
+    corrected = f"corrected for {k} groups" if k > 1 else ""
+    note = f" ({corrected})" if corrected else ""
     if not a.ok:
-        return f"{label}: not enough {experiment.unit}s yet to compare {name} ({groups})."
+        return f"{label}: not enough {experiment.unit}s yet to compare {name}{note}."
     if a.value == 0:
-        return f"{label}: {name} {goal.phrase} the same so far ({groups})."
+        return f"{label}: {name} {goal.phrase} the same so far{note}."
     better = (a.value > 0) == (experiment.goal_direction == "higher")
     low = format_change(a.ci_low, goal.key, signed=True, unit=False)
     high = format_change(a.ci_high, goal.key, signed=True)
     size = format_change(abs(a.value), goal.key)
     word = "better" if better else "worse"
-    return f"{label}: {name} {goal.phrase} {size} {word} (range {low} to {high}, {groups})."
+    both = f"{low} to {high}, {corrected}" if corrected else f"{low} to {high}"
+    return f"{label}: {name} {goal.phrase} {size} {word} (range {both})."
 
 
 def _warnings(goal, groups, results, others) -> dict:

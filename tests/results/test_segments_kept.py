@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.calls.models import Call
 from apps.experiments.models import Experiment
 from apps.experiments.services import experiment_start, experiment_stop, experiment_update
 from apps.metrics.segments import DEFAULT, MAX_KEPT
@@ -348,3 +349,21 @@ def test_the_picker_keeps_and_drops_a_segment(client, operator, experiment):
     assert client.post(url, {"segment": "weekday", "keep": "1"}).status_code == 403
     page = client.get(f"/results/{experiment.pk}/segments/?segment=weekday")
     assert "Keep it up to date" not in page.content.decode()
+
+
+def test_one_group_is_the_whole_experiment_and_says_no_correction(experiment, operator):
+    """Every call with the same value: the one group's range is the scorecard's own."""
+    experiment = _started(experiment, operator)
+    _calls(experiment, n=300, callers=200)
+    Call.objects.filter(experiment=experiment).update(ended_by="")
+    snapshot = results_compute(experiment=experiment)
+    table = snapshot.result.segments["ended_by"]
+    assert table["groups"] == 1
+    (row,) = table["values"]
+    (change,) = row["changes"]
+    goal = next(m for m in snapshot.result.metrics if m.role == "goal")
+    b = next(cell for cell in goal.variants if cell.key == "b")
+    assert (change["ci_low"], change["ci_high"]) == pytest.approx(
+        (b.change.ci_low, b.change.ci_high)
+    )
+    assert "corrected" not in change["sentence"] and "range" in change["sentence"]
