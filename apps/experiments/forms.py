@@ -90,7 +90,8 @@ class ExperimentForm(forms.Form):
         label="Segments kept up to date",
         help_text="Results split by these groups come with every refresh, from the same read "
         "of the calls (\u201cNew or returning caller\u201d also reads the agent's earlier "
-        "calls, so it takes longer). Any other split can still be asked for on the results.",
+        "calls, so it takes longer). Any other split can still be asked for on the results. "
+        "A percentile goal keeps none: each of its splits is worked out when you pick it.",
     )
     unit = forms.ChoiceField(
         choices=Unit.choices,

@@ -235,7 +235,8 @@ class Experiment(models.Model):
     @property
     def segment_titles(self) -> list[str]:
         """The kept segments' titles, or none where they are not computed (apps.results.
-        segments.refusal: a percentile goal, or the embedded database)."""
+        segments.kept: a percentile goal, whose segments are shown on request only, or the
+        embedded database)."""
         goal = self.goal_metric
         if (goal is not None and goal.kind == "quantile") or connection.vendor != "postgresql":
             return []

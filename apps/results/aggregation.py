@@ -91,7 +91,8 @@ class Dimension:
     join_params: tuple = ()
     cap: int | None = None
     # True: `sql` reads only the unit's caller (c.caller), `{at}` (the start of the unit's
-    # first call) and aggregates, and is computed once per unit.
+    # first call) and `{first_ever}` (r.first_ever of a join), the same for all the unit's
+    # calls, and is computed once per unit.
     per_unit: bool = False
 
 
@@ -275,6 +276,7 @@ def _tag(dimension: Dimension, unit: str, at: str) -> str:
     byte by byte (COLLATE "C"): the values are only grouped, never shown in order."""
     if dimension.per_unit:
         value = dimension.sql.replace("{at}", f"MIN({at})")
+        value = value.replace("{first_ever}", "MIN(r.first_ever)")
     else:
         first = "c.started_at = c.first_at" if unit == "caller" else "TRUE"
         value = f"MIN(CASE WHEN {first} THEN {dimension.sql} END)"

@@ -39,7 +39,7 @@ ALL = -1  # the phase key of a variant's quantile over all its phases
 ByVariant = dict[int, dict[int, dict[str, QuantileStats]]]
 
 
-def _value(metric: Metric) -> str:
+def value_sql(metric: Metric) -> str:
     """The metric's value as a finite double, else NULL."""
     value = f"CAST(({metric.value.replace('DURATION', VALID_DURATION)}) AS DOUBLE PRECISION)"
     if connection.vendor != "postgresql":
@@ -59,7 +59,7 @@ class Calls:
 
 
 def _values(metrics: Sequence[Metric]) -> str:
-    return ", ".join(f"{_value(m)} AS q{i}" for i, m in enumerate(metrics))
+    return ", ".join(f"{value_sql(m)} AS q{i}" for i, m in enumerate(metrics))
 
 
 def experiment_calls(

@@ -19,6 +19,7 @@ from apps import metrics
 from apps.calls.models import EndedBy
 from apps.results import countries
 from apps.results.analysis import ALPHA
+from apps.results.quantile_segments import quantile_cells
 from apps.results.segments import (
     MAX_VALUES,
     Segment,
@@ -28,7 +29,6 @@ from apps.results.segments import (
     refusal,
     segment_cells,
 )
-from apps.stats.ratio import ratio_moments
 from apps.stats.scales import format_change
 from apps.stats.segments import Group, compare_groups, directions
 
@@ -55,11 +55,25 @@ def segment_table(experiment, snapshot, text: str) -> dict:
 
 
 def segment_tables(experiment, segments: list[Segment]) -> list[dict]:
-    """Several segments' tables from one scan of the calls (no cache)."""
-    judge = _judge(experiment)
+    """Several segments' tables (no cache): from one scan of the calls, or for a percentile
+    goal one scan per segment (apps.results.quantile_segments)."""
+    if reason := refusal(experiment):
+        raise SegmentError(reason)
     variants = list(experiment.variants.order_by("-is_control", "key"))
-    cells = segment_cells(experiment, segments, judge)
-    return [_table(experiment, s, c, variants) for s, c in zip(segments, cells, strict=True)]
+    goal = metrics.for_agent(experiment.agent_id)[experiment.goal_kind]
+    if goal.kind == "quantile":
+        found = [quantile_cells(experiment, s, goal) for s in segments]
+    else:
+        found = _capped_all(segments, segment_cells(experiment, segments, _judge(experiment)))
+    return [_table(experiment, s, c, variants) for s, c in zip(segments, found, strict=True)]
+
+
+def _capped_all(segments: list[Segment], found: list[dict]) -> list[dict]:
+    """Countries summed into at most MAX_VALUES and "Other" (sums can be merged afterwards)."""
+    return [
+        _capped(c) if s.kind == "caller_country" else c
+        for s, c in zip(segments, found, strict=True)
+    ]
 
 
 def kept_tables(experiment, segments: list[Segment], arms: dict) -> dict[str, dict]:
@@ -68,7 +82,7 @@ def kept_tables(experiment, segments: list[Segment], arms: dict) -> dict[str, di
     if not segments:
         return {}
     variants = list(experiment.variants.order_by("-is_control", "key"))
-    found = cells(arms, experiment.goal_kind, segments)
+    found = _capped_all(segments, cells(arms, experiment.goal_kind, segments))
     return {s.key: _table(experiment, s, c, variants) for s, c in zip(segments, found, strict=True)}
 
 
@@ -81,8 +95,6 @@ def _judge(experiment):
 
 
 def _table(experiment, segment: Segment, cells: dict, variants: list) -> dict:
-    if segment.kind == "caller_country":
-        cells = _capped(cells)
     values = sorted(cells, key=lambda v: _order(segment, v, cells[v]))
     goal = metrics.for_agent(experiment.agent_id)[experiment.goal_kind]
     control, others = variants[0], variants[1:]
@@ -160,27 +172,20 @@ def _label(segment: Segment, value) -> str:
 
 
 def _phases(cell) -> dict:
-    if cell is None or not cell.phases:
-        return {}
-    return {k: ratio_moments(stats) for k, stats in cell.phases.items()}
+    return cell.moments() if cell is not None else {}
 
 
 def _row(experiment, goal, group, cells_of_value, variants, results, k, value) -> dict:
     arms = []
-    for variant, phases in zip(
-        variants, [group.control, *(p for _, p in group.variants)], strict=True
-    ):
+    for variant in variants:
         cell = cells_of_value.get(variant.id)
-        stats = [m for m in phases.values() if m.n]
-        n = sum(m.n for m in stats)
-        mean = sum(m.n * m.mean for m in stats) / n if n else None
         arms.append(
             {
                 "key": variant.key,
                 "name": variant.name,
                 "units": cell.units if cell else 0,
                 "calls": cell.calls if cell else 0,
-                "value": mean,
+                "value": cell.shown() if cell else None,
             }
         )
     changes = [_change(goal, group.label, r, k, experiment) for r in results]

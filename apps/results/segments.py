@@ -21,7 +21,8 @@ from apps import metrics
 from apps.metrics.segments import FIELD_NAME, TITLES, Segment, SegmentError, parse, valid_names
 from apps.results import countries
 from apps.results.aggregation import Dimension, aggregate
-from apps.stats.types import RatioStats
+from apps.stats.ratio import ratio_moments
+from apps.stats.types import Moments, RatioStats
 
 __all__ = ["FIELD_NAME", "TITLES", "Segment", "SegmentError", "parse", "valid_names"]
 FIELD_VALUE_CHARS = 80  # longer values are grouped by their start
@@ -44,7 +45,7 @@ def dimension(experiment, segment: Segment) -> Dimension:
         return Dimension(countries.PREFIX_SQL, per_unit=True)
     if segment.kind == "returning_caller":
         return Dimension(
-            "CASE WHEN MIN(r.first_ever) < {at} THEN 'yes' ELSE 'no' END",
+            "CASE WHEN {first_ever} < {at} THEN 'yes' ELSE 'no' END",
             join=RETURNING,
             join_params=(experiment.agent_id,),
             per_unit=True,
@@ -62,19 +63,19 @@ def refusal(experiment) -> str:
     """Why this experiment's results cannot be split by segment, or '' when they can."""
     if connection.vendor != "postgresql":
         return "Segments need PostgreSQL; this site runs on its embedded database."
-    if metrics.for_agent(experiment.agent_id)[experiment.goal_kind].kind == "quantile":
-        # Groups' percentiles cannot be summed from per-unit sums; a mean would be shown
-        # under the percentile's name.
-        return (
-            "Segments are shown for shares and averages; a percentile goal is not split by group."
-        )
     return ""
+
+
+def percentile_goal(experiment) -> bool:
+    """A percentile goal's groups each need a scan of their own
+    (apps.results.quantile_segments): shown on request, never kept with the results."""
+    return metrics.for_agent(experiment.agent_id)[experiment.goal_kind].kind == "quantile"
 
 
 def kept(experiment) -> list[Segment]:
     """The segments computed with every result of this experiment (none where they cannot
     be; a stored name that no longer parses is skipped)."""
-    if refusal(experiment):
+    if refusal(experiment) or percentile_goal(experiment):
         return []
     out = []
     for text in experiment.segments or ():
@@ -98,6 +99,16 @@ class Cell:
         self.calls += calls
         self.phases = self.phases or {}
         self.phases[phase] = _plus(self.phases.get(phase), stats)
+
+    def moments(self) -> dict[int, Moments]:
+        """The goal per phase, as the comparison takes it."""
+        return {k: ratio_moments(stats) for k, stats in (self.phases or {}).items()}
+
+    def shown(self) -> float | None:
+        """The goal over all phases: the units' pooled value."""
+        parts = [m for m in self.moments().values() if m.n]
+        n = sum(m.n for m in parts)
+        return sum(m.n * m.mean for m in parts) / n if n else None
 
 
 def _plus(a: RatioStats | None, b: RatioStats) -> RatioStats:

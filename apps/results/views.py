@@ -13,7 +13,7 @@ from apps.results import selectors
 from apps.results.card import decision_card
 from apps.results.scorecard import scorecard
 from apps.results.segment_table import SegmentError, segment_table
-from apps.results.segments import TITLES, field_names, refusal
+from apps.results.segments import TITLES, field_names, percentile_goal, refusal
 from apps.results.services import results_compute_or_record, results_recompute
 from apps.results.timeseries import experiment_series
 from apps.stats.scales import metric_kind
@@ -75,7 +75,11 @@ def _segments(experiment, snapshot, chosen: str) -> dict:
     whether the chosen one is kept up to date with the results."""
     seg = {"chosen": chosen, "choices": TITLES.items(), "fields": [], "table": None}
     seg["kept"] = chosen in experiment.segments
-    seg["keepable"] = experiment.status in ("draft", "running") and not refusal(experiment)
+    seg["keepable"] = (
+        experiment.status in ("draft", "running")
+        and not refusal(experiment)
+        and not percentile_goal(experiment)
+    )
     try:
         key = f"results:fields:{experiment.pk}:{snapshot.pk if snapshot else 0}"
         seg["fields"] = cache.get_or_set(key, lambda: field_names(experiment), 3600)

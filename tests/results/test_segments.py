@@ -381,15 +381,3 @@ def test_a_call_in_year_9999_lands_in_the_next_day_of_a_zone_ahead(experiment, o
     assert [row["label"] for row in hours["values"]] == ["13:00\u201313:59"]
     assert [row["label"] for row in days["values"]] == ["Saturday"]
     assert days["values"][0]["variants"][0]["value"] == 1.0
-
-
-def test_a_percentile_goal_is_not_split_by_group_rather_than_shown_as_a_mean(operator):
-    """Groups' sums give means, not percentiles: a p95 goal's segments would show a mean under
-    the percentile's name, so they are refused in words instead."""
-    experiment = _started(
-        make_experiment(agent=make_agent(user=operator), user=operator, goal_kind="latency_p95"),
-        operator,
-    )
-    _calls(experiment, n=40)
-    with pytest.raises(SegmentError, match="a percentile goal is not split by group"):
-        segment_tables(experiment, [parse("hour_of_day")])
