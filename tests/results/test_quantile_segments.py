@@ -4,6 +4,7 @@ call, countries named in SQL, "Other" as one percentile over the small groups' c
 group's range equal to the scorecard's, and the pooled percentile over a split change."""
 
 import random
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -202,3 +203,15 @@ def test_the_api_and_the_page_give_a_percentile_goals_segment(api, admin_key, cl
     page = client.get(f"/results/{experiment.pk}/segments/?segment=weekday").content.decode()
     assert "corrected for" in page and "ms" in page
     assert "Keep it up to date" not in page  # a percentile goal keeps no segment
+
+
+def test_a_faster_groups_range_reads_as_the_verdict_does(operator):
+    """Lower is better: the sentence's range is how much better (control - variant), as the
+    verdict card writes it, while the table's numbers stay variant - control."""
+    experiment = _p95_experiment(operator)
+    _calls(experiment, seed=14, plans=1)
+    table = segment_tables(experiment, [parse("field:plan")])[0]
+    (change,) = table["values"][0]["changes"]
+    low, high = re.search(r"range ([-+][\d,.]+) to ([-+][\d,.]+) ms", change["sentence"]).groups()
+    shown = (float(low.replace(",", "")), float(high.replace(",", "")))
+    assert shown == pytest.approx((-change["ci_high"], -change["ci_low"]), rel=0.01, abs=1.0)
