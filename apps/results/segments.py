@@ -62,7 +62,13 @@ def refusal(experiment) -> str:
     """Why this experiment's results cannot be split by segment, or '' when they can."""
     if connection.vendor != "postgresql":
         return "Segments need PostgreSQL; this site runs on its embedded database."
-    if metrics.for_agent(experiment.agent_id)[experiment.goal_kind].kind == "quantile":
+    goal = metrics.for_agent(experiment.agent_id).get(experiment.goal_kind)
+    if goal is None:  # a custom metric may go once no draft or running experiment uses it
+        return (
+            f"The goal metric “{experiment.goal_kind}” was deleted, so the calls cannot be "
+            "split again; the segments kept with the frozen results are still shown."
+        )
+    if goal.kind == "quantile":
         # Groups' percentiles cannot be summed from per-unit sums; a mean would be shown
         # under the percentile's name.
         return (
