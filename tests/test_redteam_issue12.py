@@ -254,3 +254,57 @@ def test_a_batch_judged_by_the_call_it_leaves_not_by_a_report_halfway(api, route
     ]
     assert api.post(CALLS, body, key=router_key).json() == {"created": 1, "updated": 0}
     assert Call.objects.values_list("tool_calls", "tool_errors").get() == (10, 5)
+
+
+# Names people typed, in the digest and on pages -----------------------------------------------
+
+
+def test_custom_metric_and_variant_names_cannot_ping_a_slack_channel(agent, operator):
+    from apps.experiments.models import Variant
+    from apps.results.digest import digest_text
+
+    custom_metric_create(agent=agent, user=operator, **{**BASKET, "name": "Basket <!channel>"})
+    guard = {**BASKET, "key": "waits", "field": "wait", "direction": "lower"}
+    custom_metric_create(agent=agent, user=operator, **{**guard, "name": "Waits <!here|x>"})
+    experiment = make_experiment(
+        agent=agent, user=operator, goal_kind="basket", guardrails=["waits"], unit="call"
+    )
+    Variant.objects.filter(experiment=experiment, key="b").update(name="B <http://evil|x>")
+    experiment_start(experiment=experiment, user=operator)
+    variants = list(experiment.variants.order_by("-is_control"))
+    Call.objects.bulk_create(
+        Call(
+            agent=agent,
+            call_id=f"c{i}",
+            experiment=experiment,
+            variant=variants[i % 2],
+            caller=f"+1555{i:07d}",
+            started_at=timezone.now(),
+            fields={"basket_value": i % 7, "wait": i % 5},
+        )
+        for i in range(60)
+    )
+    results_compute(experiment=experiment)
+    now = timezone.now()
+    text = digest_text(agent=agent, since=now - timezone.timedelta(hours=1), now=now)
+    assert "basket" in text and "waits" in text, text
+    assert "<" not in text and ">" not in text, text
+
+
+@pytest.mark.parametrize("name", ["\u200b", "Basket\nvalue", "\u202eeulav", "Basket\u0007"])
+def test_a_metric_name_people_cannot_read_as_typed_is_refused(api, admin_key, agent, name):
+    answer = api.post(
+        f"/api/v1/agents/{agent.slug}/metrics", {**BASKET, "name": name}, key=admin_key
+    )
+    assert answer.status_code == 400, answer.content
+    assert "name" in answer.json()["details"]
+    assert not CustomMetric.objects.exists()
+
+
+def test_a_metric_name_with_accents_emoji_and_a_no_break_space_is_kept(api, admin_key, agent):
+    name = "Panier moyen\u00a0€ 😀"
+    answer = api.post(
+        f"/api/v1/agents/{agent.slug}/metrics", {**BASKET, "name": name}, key=admin_key
+    )
+    assert answer.status_code == 201, answer.content
+    assert CustomMetric.objects.get().name == name
