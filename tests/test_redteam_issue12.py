@@ -308,3 +308,58 @@ def test_a_metric_name_with_accents_emoji_and_a_no_break_space_is_kept(api, admi
     )
     assert answer.status_code == 201, answer.content
     assert CustomMetric.objects.get().name == name
+
+
+# ?segment= ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["segment=weekday&segment=bogus", "segment=bogus&segment=weekday"]
+)
+def test_two_segments_at_once_are_refused_whichever_comes_last(api, admin_key, running, query):
+    answer = api.get(f"/api/v1/experiments/{running.pk}/results?{query}", key=admin_key)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "Ask for one segment at a time: ?segment= was given 2 times."}
+
+
+@pytest.mark.parametrize(("length", "status"), [(64, 200), (65, 400)])
+def test_a_field_segment_name_of_64_characters_is_the_longest(
+    api, admin_key, running, length, status
+):
+    url = f"/api/v1/experiments/{running.pk}/results?segment=field:{'a' * length}"
+    answer = api.get(url, key=admin_key)
+    assert answer.status_code == status
+    if status == 200:
+        assert answer.json()["segment"]["values"] == []  # no calls: no value, no made-up row
+    else:
+        assert "1 to 64 letters" in answer.json()["error"]
+
+
+def test_a_percentile_goal_with_a_segment_is_a_400_in_words(api, admin_key, agent, operator):
+    experiment = make_experiment(agent=agent, user=operator, goal_kind="latency_p95")
+    experiment_start(experiment=experiment, user=operator)
+    answer = api.get(f"/api/v1/experiments/{experiment.pk}/results?segment=weekday", key=admin_key)
+    assert answer.status_code == 400
+    assert "a percentile goal is not split by group" in answer.json()["error"]
+
+
+def test_one_caller_in_one_arm_is_one_unit_and_no_comparison(api, admin_key, running):
+    b = running.variants.get(key="b")
+    for i in range(3):  # three calls of one caller: one unit
+        Call.objects.create(
+            agent=running.agent,
+            call_id=f"x{i}",
+            experiment=running,
+            variant=b,
+            caller="+15550001",
+            started_at=timezone.now(),
+            converted=i == 0,
+            ended_by="caller",
+        )
+    url = f"/api/v1/experiments/{running.pk}/results?fresh=1&segment=ended_by"
+    table = api.get(url, key=admin_key).json()["segment"]
+    [row] = table["values"]
+    units = {v["key"]: (v["units"], v["calls"], v["value"]) for v in row["variants"]}
+    assert units == {"control": (0, 0, None), "b": (1, 3, 1 / 3)}
+    assert [c["ok"] for c in row["changes"]] == [False]
+    assert table["opposite"] == [] and table["groups"] == 1
