@@ -363,3 +363,21 @@ def test_one_caller_in_one_arm_is_one_unit_and_no_comparison(api, admin_key, run
     assert units == {"control": (0, 0, None), "b": (1, 3, 1 / 3)}
     assert [c["ok"] for c in row["changes"]] == [False]
     assert table["opposite"] == [] and table["groups"] == 1
+
+
+# A custom field holding a number no float can hold ----------------------------------------------
+
+HUGE = "1" + "0" * 400
+
+
+def test_a_400_digit_field_is_stored_once_and_never_a_metric_value(
+    api, router_key, admin_key, running, operator, client
+):
+    body = raw_call(running.agent, "fields", f'{{"basket_value": {HUGE}, "n": 2}}')
+    assert api.post(CALLS, raw=body, key=router_key).json() == {"created": 1, "updated": 0}
+    client.force_login(operator)
+    page = client.get(f"/agents/{running.agent.slug}/metrics/")
+    assert page.status_code == 200
+    suggested = {f.field for f in page.context["fields"]}
+    assert suggested == {"n"}  # the huge number is no number a metric can use
+    assert client.get(f"/calls/{Call.objects.get().pk}/").status_code == 200
