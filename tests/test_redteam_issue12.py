@@ -381,3 +381,36 @@ def test_a_400_digit_field_is_stored_once_and_never_a_metric_value(
     suggested = {f.field for f in page.context["fields"]}
     assert suggested == {"n"}  # the huge number is no number a metric can use
     assert client.get(f"/calls/{Call.objects.get().pk}/").status_code == 200
+
+
+# A custom goal none of whose calls carries a usable value ---------------------------------------
+
+
+def test_a_custom_goal_without_any_usable_value_counts_no_unit_and_claims_nothing(
+    api, admin_key, agent, operator
+):
+    custom_metric_create(agent=agent, user=operator, **BASKET)
+    experiment = make_experiment(agent=agent, user=operator, goal_kind="basket")
+    experiment_start(experiment=experiment, user=operator)
+    variants = list(experiment.variants.order_by("-is_control"))
+    odd = ["12", True, None, {"a": 1}, [1], 1e13]  # text, yes/no, null, object, list, too big
+    Call.objects.bulk_create(
+        Call(
+            agent=agent,
+            call_id=f"c{i}",
+            experiment=experiment,
+            variant=variants[i % 2],
+            caller=f"+1555{i:07d}",
+            started_at=timezone.now(),
+            fields={"basket_value": odd[i % len(odd)]},
+        )
+        for i in range(60)
+    )
+    body = api.get(f"/api/v1/experiments/{experiment.pk}/results?fresh=1", key=admin_key).json()
+    [goal] = [m for m in body["metrics"] if m["role"] == "goal"]
+    assert [(v["key"], v["units"], v["value"]) for v in goal["variants"]] == [
+        ("control", 0, None),
+        ("b", 0, None),
+    ]
+    assert body["verdict"]["code"] == "no_difference_yet"
+    assert [v["calls"] for v in body["variants"]] == [30, 30]  # every call counted, once
