@@ -92,7 +92,7 @@ def _ingest(reports, key):
     variant_ids = {r.variant for r in reports if r.variant is not None}
     variants = Variant.objects.select_related("experiment").in_bulk(variant_ids)
     known = _known(reports, agents)
-    errors, staged = {}, {}
+    errors, staged, last = {}, {}, {}
     for index, report in enumerate(reports):
         agent = agents.get(report.agent)
         ident = (agent.id if agent else None, report.call_id)
@@ -103,19 +103,40 @@ def _ingest(reports, key):
             continue
         call = staged.get(ident) or StagedCall(agent.id, report.call_id)
         staged[ident] = _merge(call, report, variants)
+        last[ident] = index
+    for ident, index in last.items():  # the call as the batch leaves it, named by its last report
+        if problem := _tool_errors_problem(staged[ident], known.get(ident)):
+            errors.setdefault(index, problem)
     if errors:
         noun = "call is" if len(errors) == 1 else "calls are"
         raise ReportErrors(f"{len(errors)} {noun} not valid; nothing was saved.", errors)
     return calls_upsert(list(staged.values()))
 
 
-def _known(reports, agents) -> set[tuple[int, str]]:
-    """Which calls are stored already, so a new one must name its caller and start time.
-    Not locked: the upsert decides what is new when it writes."""
+def _known(reports, agents) -> dict[tuple[int, str], tuple]:
+    """Which calls are stored already, so a new one must name its caller and start time,
+    with their stored (tool_calls, tool_errors). Not locked: the upsert decides what is new
+    when it writes, and the database's check has the last word on the tool counts."""
     ids = {r.call_id for r in reports}
     agent_ids = [agents[s].id for s in {r.agent for r in reports} if s in agents]
     calls = Call.objects.filter(agent_id__in=agent_ids, call_id__in=ids)
-    return set(calls.values_list("agent_id", "call_id"))
+    rows = calls.values_list("agent_id", "call_id", "tool_calls", "tool_errors")
+    return {(a, c): (tools, errors) for a, c, tools, errors in rows}
+
+
+def _tool_errors_problem(call: StagedCall, stored: tuple | None) -> dict[str, str] | None:
+    """A report may carry tool_errors without tool_calls (or the reverse), so the schema
+    cannot compare them; compared here with what this batch and the stored call say, so the
+    sender reads which report and why rather than the database's check by name."""
+    tools, errors = stored or (None, None)
+    tools = call.tool_calls if call.tool_calls is not None else tools
+    errors = call.tool_errors if call.tool_errors is not None else errors
+    if tools is None or errors is None or errors <= tools:
+        return None
+    return {
+        "tool_errors": f"tool_errors ({errors}) would be more than tool_calls ({tools}) with "
+        "what was reported for this call before; count failed tool calls among all tool calls."
+    }
 
 
 def _problem(report, agent, variants, is_new, key) -> dict[str, str] | None:

@@ -76,7 +76,9 @@ def _threshold(metric: str, raw) -> float:
         return DEFAULT_THRESHOLD_PERCENT
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         _refuse(f"The threshold of {metric} must be a number of percent, e.g. 3.")
-    if not math.isfinite(raw) or not 0 <= raw <= MAX_THRESHOLD_PERCENT:
+    # The range first: a JSON integer of 400 digits is a Python int that math.isfinite cannot
+    # convert to a float (OverflowError, a 500); compared, it is simply out of range.
+    if not 0 <= raw <= MAX_THRESHOLD_PERCENT or not math.isfinite(raw):
         _refuse(f"The threshold of {metric} must be between 0 and 100 percent, e.g. 3.")
     return float(raw)
 

@@ -33,7 +33,9 @@ def custom_metrics_for_page(agent: Agent):
 def _type_of(value) -> str | None:
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float) and math.isfinite(value) and abs(value) <= 1e12:
+    # The bound first: a JSON integer of 400 digits is a Python int math.isfinite cannot
+    # convert (OverflowError); compared, it is simply too large, as results count it.
+    if isinstance(value, int | float) and abs(value) <= 1e12 and math.isfinite(value):
         return "number"
     return None
 

@@ -6,6 +6,8 @@ deleted while an experiment that uses it is being drafted, and two creates of on
 the second reads the first's row and is told so in words.
 """
 
+from unicodedata import category
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
@@ -123,6 +125,15 @@ def _name_problem(name: str, values) -> str | None:
         return "Give the metric a name people will read, e.g. “Booked a visit”."
     if len(name.strip()) > MAX_NAME:
         return f"The name is {len(name.strip())} characters; the limit is {MAX_NAME}."
+    # The name goes into sentences, pages, emails and the digest's single lines: a line break,
+    # a control, an invisible or a right-to-left override character would show as something
+    # other than what was typed (or as nothing).
+    hidden = {ch for ch in name.strip() if not ch.isprintable() and category(ch) != "Zs"}
+    if hidden := sorted(f"U+{ord(ch):04X}" for ch in hidden):
+        return (
+            "The name holds characters that do not show as typed (line breaks, controls, "
+            f"invisible or direction marks: {', '.join(hidden[:5])}); use plain text."
+        )
     return None
 
 

@@ -23,6 +23,7 @@ UNAVAILABLE = (
     "The results of this experiment cannot be computed right now; the experiment page says "
     "why. Switchboard tries again every minute."
 )
+ONE_SEGMENT = "Ask for one segment at a time: ?segment= was given {} times."
 
 
 class _Verdict(serializers.Serializer):
@@ -285,10 +286,11 @@ class ResultsView(APIView):
             return Response({"error": UNAVAILABLE}, status=409)
         payload = snapshot_payload(snapshot)
         if "segment" in request.query_params:
+            asked = request.query_params.getlist("segment")
+            if len(asked) > 1:  # answering with the last one would hide the others silently
+                return Response({"error": ONE_SEGMENT.format(len(asked))}, status=400)
             try:
-                payload["segment"] = segment_table(
-                    experiment, snapshot, request.query_params["segment"]
-                )
+                payload["segment"] = segment_table(experiment, snapshot, asked[0])
             except SegmentError as error:
                 return Response({"error": str(error)}, status=400)
         return Response(ResultsOut(payload).data)

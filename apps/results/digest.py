@@ -110,7 +110,11 @@ def digest_text(*, agent: Agent, since: datetime, now: datetime) -> str:
         return ""
     local = timezone.localtime(now)
     header = f"Switchboard digest for {plain(agent.name)}, {local:%d %b %Y, %H:%M} ({local:%Z})"
-    return "\n\n".join([header, *(experiment_block(e, since, now) for e in running)])
+    text = "\n\n".join([header, *(experiment_block(e, since, now) for e in running)])
+    # Names people typed also arrive inside labels and sentences (a custom metric's name, a
+    # variant's name in the verdict): the digest writes no markup of its own, so no angle
+    # bracket or control character in it may reach Slack as a mention or a link.
+    return _CONTROL.sub(" ", text).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def plain(text: str) -> str:

@@ -63,13 +63,20 @@ def refusal(experiment) -> str:
     """Why this experiment's results cannot be split by segment, or '' when they can."""
     if connection.vendor != "postgresql":
         return "Segments need PostgreSQL; this site runs on its embedded database."
+    if experiment.goal_kind not in metrics.for_agent(experiment.agent_id):
+        # a custom metric may go once no draft or running experiment uses it
+        return (
+            f"The goal metric “{experiment.goal_kind}” was deleted, so the calls cannot be "
+            "split again; the segments kept with the frozen results are still shown."
+        )
     return ""
 
 
 def percentile_goal(experiment) -> bool:
     """A percentile goal's groups each need a scan of their own
     (apps.results.quantile_segments): shown on request, never kept with the results."""
-    return metrics.for_agent(experiment.agent_id)[experiment.goal_kind].kind == "quantile"
+    goal = metrics.for_agent(experiment.agent_id).get(experiment.goal_kind)
+    return goal is not None and goal.kind == "quantile"
 
 
 def kept(experiment) -> list[Segment]:

@@ -106,12 +106,14 @@ def test_more_errors_than_the_stored_tool_calls_is_refused_and_changes_nothing(
     api, router_key, agent
 ):
     """One report sets tool_calls, a later one only tool_errors: checked against the stored
-    value by the database, answered as a 400 naming the call, never a 500."""
+    value, answered as a 400 naming the field in words (not the database's check), never a
+    500."""
     api.post(URL, report(agent, tool_calls=2, tool_errors=0), key=router_key)
     later = {"call_id": "call-1", "agent": agent.slug, "tool_errors": 5}
     response = api.post(URL, later, key=router_key)
     assert response.status_code == 400, response.content
-    assert "cannot store this call" in response.json()["details"]["items"]["0"]["call"]
+    message = response.json()["details"]["items"]["0"]["tool_errors"]
+    assert message.startswith("tool_errors (5) would be more than tool_calls (2)")
     assert Call.objects.get().tool_errors == 0
 
 

@@ -119,7 +119,7 @@ def test_a_call_gone_between_the_check_and_the_write_is_refused_not_stored(agent
     """The check saw the call stored, so it let a report without caller through; if the call
     is gone when the batch is written, the upsert must not store it with a placeholder."""
     real_known = services._known
-    answers = iter([{(agent.id, "call-1")}])
+    answers = iter([{(agent.id, "call-1"): (None, None)}])
     monkeypatch.setattr(services, "_known", lambda *a: next(answers, None) or real_known(*a))
     with pytest.raises(ReportErrors) as refused:
         ingest({"call_id": "call-1", "agent": agent.slug, "converted": True})
