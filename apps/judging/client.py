@@ -16,6 +16,7 @@ import email.utils
 import json
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -90,19 +91,29 @@ def ask_judge(
     url = base_url.rstrip("/") + "/chat/completions"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     body = {"model": model, "messages": messages, "temperature": 0}
+    with (
+        transport_errors(base_url, url, timeout),
+        httpx.Client(timeout=timeout, headers=headers) as http,
+    ):
+        response = http.post(url, json={**body, "response_format": RESPONSE_FORMAT})
+        if _refuses_json_schema(response):
+            response = http.post(url, json={**body, "response_format": JSON_OBJECT})
+    _raise_for_status(response)
+    return _parse(response)
+
+
+@contextmanager
+def transport_errors(base_url: str, url: str, timeout: float):
+    """What httpx raises while asking `url`, as the error the caller acts on: a bad address
+    is refused (retrying cannot help), a timeout or a lost connection is unavailable."""
     try:
-        with httpx.Client(timeout=timeout, headers=headers) as http:
-            response = http.post(url, json={**body, "response_format": RESPONSE_FORMAT})
-            if _refuses_json_schema(response):
-                response = http.post(url, json={**body, "response_format": JSON_OBJECT})
+        yield
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise JudgeRefused(0, f"“{base_url}” is not an http(s) address ({error})") from error
     except httpx.TimeoutException as error:
         raise JudgeUnavailable(f"no answer within {timeout:g} s") from error
     except httpx.TransportError as error:
         raise JudgeUnavailable(f"could not reach {url}: {error}") from error
-    _raise_for_status(response)
-    return _parse(response)
 
 
 def _refuses_json_schema(response: httpx.Response) -> bool:

@@ -27,9 +27,9 @@ from apps.judging.client import (
     JudgeBadOutput,
     JudgeError,
     JudgeRateLimited,
-    JudgeRefused,
     JudgeUnavailable,
     _raise_for_status,
+    transport_errors,
     usage,
 )
 
@@ -163,14 +163,8 @@ def chat(
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
 
     def send(timeout: float) -> httpx.Response:
-        try:
+        with transport_errors(endpoint.base_url, url, timeout):
             response = http.post(url, json=body, headers=headers, timeout=timeout)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-            raise JudgeRefused(0, f"“{endpoint.base_url}” is not an http(s) address") from error
-        except httpx.TimeoutException as error:
-            raise JudgeUnavailable(f"no answer within {timeout:g} s") from error
-        except httpx.TransportError as error:
-            raise JudgeUnavailable(f"could not reach {url}: {error}") from error
         _raise_for_status(response)
         return response
 
