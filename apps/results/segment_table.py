@@ -157,7 +157,7 @@ def _order(segment: Segment, value, cells_of_value):
 
 def _label(segment: Segment, value) -> str:
     if value is None:
-        return "Other"
+        return "All other values"  # never mistaken for a value that reads "Other"
     if segment.kind == "hour_of_day":
         return f"{value}:00\u2013{value}:59"
     if segment.kind == "weekday":

@@ -152,7 +152,9 @@ def test_small_groups_of_a_field_are_one_percentile_as_other(operator):
     firsts = _expected(calls, lambda c: c.fields["plan"])
     units = {g: sum(u for u, _ in per.values()) for g, per in firsts.items()}
     top = sorted(units, key=lambda g: (-units[g], g))[:10]
-    expected = _expected(calls, lambda c: c.fields["plan"] if c.fields["plan"] in top else "Other")
+    expected = _expected(
+        calls, lambda c: c.fields["plan"] if c.fields["plan"] in top else "All other values"
+    )
     _check(table, expected)
 
 

@@ -239,7 +239,7 @@ def test_many_field_values_are_capped_and_odd_values_are_grouped(experiment, ope
     )
     table = segment_tables(experiment, [parse("field:topic")])[0]
     labels = [row["label"] for row in table["values"]]
-    assert len(labels) == 11 and labels[-1] == "Other"  # 10 values, then the rest
+    assert len(labels) == 11 and labels[-1] == "All other values"  # 10 values, then the rest
     total = sum(row["variants"][0]["units"] for row in table["values"])
     assert total == len(values)
     assert all(len(label) <= 80 for label in labels)
