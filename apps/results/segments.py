@@ -145,9 +145,8 @@ def cells(arms, goal: str, segments: list[Segment]) -> list[dict]:
 
 def segment_cells(experiment, segments: list[Segment], judge=None) -> list[dict]:
     """Per segment, in order: {value: {variant id: Cell}}, from one scan of the calls that
-    aggregates the goal alone (for a segment the experiment does not keep)."""
-    if reason := refusal(experiment):
-        raise SegmentError(reason)
+    aggregates the goal alone (for a segment the experiment does not keep). PostgreSQL only:
+    callers check `refusal` first (segment_table.segment_tables)."""
     goal = metrics.for_agent(experiment.agent_id)[experiment.goal_kind]
     arms = aggregate(
         experiment.id,
